@@ -1,0 +1,51 @@
+# make book | make test | make lab | make clean
+# Each target creates .venv and installs what it needs when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The CPU build of torch, so pip never pulls a multi-GB CUDA build on a laptop or CI.
+TORCH_SPEC ?= torch==2.13.0
+BOOK_FLAGS ?= --all --warningiserror --nitpick --keep-going
+
+.PHONY: book test test-fast lab clean strip sync venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+# Build the HTML book, executing every chapter at book parameters.
+book: $(STAMP)
+	COMPGEN_PROGRESS=0 $(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	@echo "The book is at _build/html/index.html"
+
+# Unit tests, every chapter at smoke parameters, and every chapter's claims.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Everything but the claims (seconds to a few minutes).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not claims and not book"
+
+lab: $(STAMP)
+	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q jupyterlab
+	$(BIN)/jupyter lab chapters/
+
+# Remove outputs from committed notebooks; rewrite setup cells from _config.yml.
+strip: $(STAMP)
+	$(BIN)/python -m compgen.book strip
+sync: $(STAMP)
+	$(BIN)/python -m compgen.book sync
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,264 @@
+"""Book tooling: the table of contents, setup cells, execution, new chapters.
+
+    python -m compgen.book list          # the chapters, in book order
+    python -m compgen.book sync          # rewrite every setup cell from _config.yml
+    python -m compgen.book strip         # remove outputs before committing
+    python -m compgen.book new SLUG "Title"   # scaffold a chapter notebook
+
+Needs the book's tools (pyyaml, nbformat, papermill), not just the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+SETUP_TAG = "setup"
+PARAMETERS_TAG = "parameters"
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path:
+    """The folder holding _config.yml, searched upwards from `start` (or the cwd)."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").is_file() and (folder / "_toc.yml").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"no _config.yml and _toc.yml above {here}: not in the book"
+    )
+
+
+def load_yaml(path: Path) -> Any:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def repository(root: Path | None = None) -> dict[str, str]:
+    """The repository named once in _config.yml: url, branch, path_to_book."""
+    root = root or repo_root()
+    repo = (load_yaml(root / "_config.yml") or {}).get("repository") or {}
+    if not repo.get("url") or not repo.get("branch"):
+        raise ValueError(f"{root / '_config.yml'} must name repository.url and .branch")
+    return {
+        "url": repo["url"].rstrip("/"),
+        "branch": repo["branch"],
+        "path_to_book": repo.get("path_to_book", ""),
+    }
+
+
+def toc_files(root: Path | None = None) -> list[str]:
+    """Every file named in _toc.yml (root first), in book order, without suffix."""
+    root = root or repo_root()
+    toc = load_yaml(root / "_toc.yml")
+    files: list[str] = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    walk(toc.get("parts", []) + toc.get("chapters", []))
+    return files
+
+
+def chapter_notebooks(root: Path | None = None) -> list[Path]:
+    """The notebooks listed in _toc.yml, in book order."""
+    root = root or repo_root()
+    found = [root / f"{f}.ipynb" for f in toc_files(root)]
+    return [p for p in found if p.is_file()]
+
+
+def setup_cell_source(root: Path | None = None) -> str:
+    """The setup cell every chapter starts with, from the repository in _config.yml."""
+    repo = repository(root)
+    spec = f"compgen @ git+{repo['url']}@{repo['branch']}"
+    return (
+        "# Setup. On Colab, install the book's library from its repository (this\n"
+        "# keeps Colab's own torch). Locally, `make lab` has installed it already.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        f'    spec = "{spec}"\n'
+        '    cmd = [sys.executable, "-m", "pip", "install", "-q", spec]\n'
+        "    subprocess.run(cmd, check=True)"
+    )
+
+
+def _read(path: Path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def _write(nb, path: Path) -> None:
+    import nbformat
+
+    nbformat.write(nb, path)
+
+
+def tagged_cells(nb, tag: str) -> list:
+    return [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
+
+
+def sync_setup_cells(root: Path | None = None) -> list[Path]:
+    """Rewrite each chapter's setup cell from _config.yml; return the changed ones."""
+    root = root or repo_root()
+    source, changed = setup_cell_source(root), []
+    for path in chapter_notebooks(root):
+        nb = _read(path)
+        cells = tagged_cells(nb, SETUP_TAG)
+        if len(cells) != 1:
+            raise ValueError(f"{path} needs exactly one cell tagged {SETUP_TAG!r}")
+        if cells[0].source != source:
+            cells[0].source = source
+            _write(nb, path)
+            changed.append(path)
+    return changed
+
+
+def strip_outputs(path: Path) -> bool:
+    """Remove outputs, execution counts and run metadata; True if the file changed."""
+    import nbformat
+
+    nb = _read(path)
+    before = nbformat.writes(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        for key in ("execution", "papermill", "ExecuteTime", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+    for key in ("papermill", "widgets"):
+        nb.metadata.pop(key, None)
+    if nbformat.writes(nb) == before:
+        return False
+    _write(nb, path)
+    return True
+
+
+def execute_notebook(
+    path: Path,
+    output: Path,
+    *,
+    parameters: dict[str, Any] | None = None,
+    timeout: int = 600,
+) -> Path:
+    """Run a notebook with papermill (cwd = its folder); raises on a failing cell."""
+    import papermill
+
+    os.environ.setdefault("COMPGEN_PROGRESS", "0")  # the kernel inherits it
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(path),
+        str(output),
+        parameters=parameters or {},
+        kernel_name="python3",
+        cwd=str(path.parent),
+        execution_timeout=timeout,
+        progress_bar=False,
+        log_output=False,
+    )
+    return output
+
+
+def new_chapter(slug: str, title: str, root: Path | None = None) -> Path:
+    """Create chapters/<slug>.ipynb with the book's chapter anatomy."""
+    import nbformat.v4 as nbf
+
+    if not slug.isidentifier() or slug != slug.lower():
+        raise ValueError(f"a chapter slug is a lower-case identifier, got {slug!r}")
+    root = root or repo_root()
+    path = root / "chapters" / f"{slug}.ipynb"
+    if path.exists():
+        raise FileExistsError(f"{path} exists already")
+    md, code = nbf.new_markdown_cell, nbf.new_code_cell
+    cells = [
+        md(
+            f"# {title}\n\nThe question, in one paragraph.\n\n"
+            "**After this chapter you can** ..."
+        ),
+        code(setup_cell_source(root), metadata={"tags": [SETUP_TAG]}),
+        code(
+            "import torch\n\n"
+            f"from compgen import {slug}, glue, seed_everything, get_device, "
+            "use_book_style\nfrom compgen.claims import claims_table\n\n"
+            "use_book_style()"
+        ),
+        code(
+            "SMOKE = False  # True: tiny sizes, the whole chapter in seconds\nSEED = 0",
+            metadata={"tags": [PARAMETERS_TAG]},
+        ),
+        code("seed_everything(SEED)\ndevice = get_device()"),
+        md(
+            "## The idea\n\n## The experiment\n\n## What it shows\n\n"
+            "## Explore\n\n## Exercises"
+        ),
+        md(
+            "## Claims\n\nThe numbers above, checked (the tests assert these at "
+            "book parameters)."
+        ),
+        code(f"claims_table({slug}.CLAIMS)"),
+        md(
+            "## The paper vs. this chapter\n\n| | paper | this chapter |\n"
+            "|---|---|---|\n\n## References\n\n```{footbibliography}\n```"
+        ),
+    ]
+    nb = nbf.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            },
+            "language_info": {"name": "python"},
+            "compgen": {"claims": f"compgen.{slug}"},
+        },
+    )
+    _write(nb, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m compgen.book",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="the chapters in book order")
+    sub.add_parser("sync", help="rewrite setup cells from _config.yml")
+    sub.add_parser("strip", help="remove outputs from the chapter notebooks")
+    new = sub.add_parser("new", help="scaffold a chapter notebook")
+    new.add_argument("slug")
+    new.add_argument("title")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    if args.cmd == "list":
+        for path in chapter_notebooks(root):
+            print(path.relative_to(root))
+    elif args.cmd == "sync":
+        for path in sync_setup_cells(root):
+            print(f"updated {path.relative_to(root)}")
+    elif args.cmd == "strip":
+        for path in sorted((root / "chapters").glob("*.ipynb")):
+            if strip_outputs(path):
+                print(f"stripped {path.relative_to(root)}")
+    elif args.cmd == "new":
+        path = new_chapter(args.slug, args.title, root)
+        print(
+            f"created {path.relative_to(root)}; add `- file: chapters/{args.slug}` "
+            f"to _toc.yml and write compgen/{args.slug}.py with its CLAIMS"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
