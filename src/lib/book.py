@@ -1,5 +1,6 @@
 """Book tooling: the table of contents, setup cells, execution, new chapters.
 
+    python -m compgen.book build         # build the HTML book (what `make book` runs)
     python -m compgen.book list          # the chapters, in book order
     python -m compgen.book sync          # rewrite every setup cell from _config.yml
     python -m compgen.book strip         # remove outputs before committing
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,18 @@ def chapter_notebooks(root: Path | None = None) -> list[Path]:
     root = root or repo_root()
     found = [root / f"{f}.ipynb" for f in toc_files(root)]
     return [p for p in found if p.is_file()]
+
+
+def chapter_claims(notebook: Path) -> list:
+    """The CLAIMS of the module a chapter names in its metadata (compgen.claims)."""
+    import importlib
+    import json
+
+    meta = json.loads(Path(notebook).read_text()).get("metadata", {})
+    module = meta.get("compgen", {}).get("claims")
+    if not module:
+        raise ValueError(f"{notebook} has no metadata.compgen.claims naming its module")
+    return list(importlib.import_module(module).CLAIMS)
 
 
 def setup_cell_source(root: Path | None = None) -> str:
@@ -168,6 +183,36 @@ def execute_notebook(
     return output
 
 
+# --all: re-execute every chapter even if Sphinx thinks a page is unchanged (the
+# library may have changed); -W -n: a warning or a broken reference fails the build.
+BUILD_FLAGS = ("--all", "--warningiserror", "--nitpick", "--keep-going")
+
+
+def build_book(
+    root: Path | None = None, *, capture: bool = False
+) -> subprocess.CompletedProcess:
+    """Build the HTML book into <root>/_build, executing every chapter.
+
+    Progress bars are switched off and checkpoints go to a fresh folder, so no
+    chapter resumes a run saved by an earlier build. Returns the finished process
+    (its returncode is non-zero if any cell raised or Sphinx warned).
+    """
+    root = root or repo_root()
+    exe = Path(sys.executable).with_name("jupyter-book")
+    exe = str(exe) if exe.exists() else "jupyter-book"
+    cmd = [exe, "build", str(root), *BUILD_FLAGS]
+    with tempfile.TemporaryDirectory(prefix="compgen-ckpt-") as ckpt:
+        env = dict(os.environ, COMPGEN_PROGRESS="0", COMPGEN_CHECKPOINTS=ckpt)
+        return subprocess.run(cmd, env=env, text=True, capture_output=capture)
+
+
+def executed_notebook(notebook: Path, root: Path | None = None) -> Path:
+    """Where the last book build left the executed copy of a chapter notebook."""
+    root = root or repo_root()
+    rel = notebook.resolve().relative_to(root.resolve())
+    return root / "_build" / "jupyter_execute" / rel
+
+
 def new_chapter(slug: str, title: str, root: Path | None = None) -> Path:
     """Create chapters/<slug>.ipynb with the book's chapter anatomy."""
     import nbformat.v4 as nbf
@@ -233,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("build", help="build the HTML book into _build/html")
     sub.add_parser("list", help="the chapters in book order")
     sub.add_parser("sync", help="rewrite setup cells from _config.yml")
     sub.add_parser("strip", help="remove outputs from the chapter notebooks")
@@ -241,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("title")
     args = parser.parse_args(argv)
     root = repo_root()
+    if args.cmd == "build":
+        done = build_book(root)
+        if done.returncode == 0:
+            print(f"The book is at {root / '_build' / 'html' / 'index.html'}")
+        return done.returncode
     if args.cmd == "list":
         for path in chapter_notebooks(root):
             print(path.relative_to(root))

@@ -54,25 +54,34 @@ def read_glued(notebook: str | os.PathLike | dict) -> dict[str, Any]:
     """Every glued value of an executed notebook, parsed back into Python.
 
     Numbers, strings, lists and dicts of them come back as Python objects; other
-    values (figures, say) as their text representation.
+    values (figures, say) as their text representation. For a notebook executed
+    by the book build, MyST-NB moves the glued outputs into `<name>.glue.json`
+    beside it; that file is read too.
     """
-    nb = (
-        notebook
-        if isinstance(notebook, dict)
-        else json.loads(Path(notebook).read_text())
-    )
-    found: dict[str, Any] = {}
+    outputs = []
+    if isinstance(notebook, dict):
+        nb = notebook
+    else:
+        path = Path(notebook)
+        nb = json.loads(path.read_text())
+        sidecar = path.with_name(path.stem + ".glue.json")
+        if sidecar.is_file():
+            outputs += json.loads(sidecar.read_text()).values()
     for cell in nb.get("cells", []):
-        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            meta = out.get("metadata", {}).get("scrapbook")
-            if not meta:
-                continue
-            text = out.get("data", {}).get(meta["mime_prefix"] + "text/plain", "")
-            text = "".join(text) if isinstance(text, list) else text
-            try:
-                found[meta["name"]] = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                found[meta["name"]] = text
+        if cell.get("cell_type") == "code":
+            outputs += cell.get("outputs", [])
+    found: dict[str, Any] = {}
+    for out in outputs:
+        meta = out.get("metadata", {}).get("scrapbook")
+        if not meta:
+            continue
+        data = out.get("data", {})
+        text = data.get(meta["mime_prefix"] + "text/plain", data.get("text/plain", ""))
+        text = "".join(text) if isinstance(text, list) else text
+        try:
+            found[meta["name"]] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            found[meta["name"]] = text
     return found
 
 

@@ -1,0 +1,186 @@
+"""The book's plumbing: toc, setup cells, notebooks, packaging, failures."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from compgen.book import (
+    PARAMETERS_TAG,
+    SETUP_TAG,
+    build_book,
+    chapter_claims,
+    chapter_notebooks,
+    execute_notebook,
+    new_chapter,
+    repo_root,
+    repository,
+    setup_cell_source,
+    strip_outputs,
+    tagged_cells,
+    toc_files,
+)
+
+ROOT = repo_root(__file__)
+CHAPTERS = chapter_notebooks(ROOT)
+ids = {"ids": lambda p: p.stem}
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_listed():
+    for entry in toc_files(ROOT):
+        assert list(ROOT.glob(entry + ".*")), (
+            f"_toc.yml names {entry}, which is missing"
+        )
+    listed = {p.resolve() for p in CHAPTERS}
+    for notebook in (ROOT / "chapters").glob("*.ipynb"):
+        assert notebook.resolve() in listed, f"{notebook.name} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, **ids)
+def test_setup_cell_installs_from_the_configured_repository(notebook):
+    repo = repository(ROOT)
+    cells = tagged_cells(nbformat.read(notebook, as_version=4), SETUP_TAG)
+    assert len(cells) == 1, f"{notebook.name} needs one cell tagged {SETUP_TAG!r}"
+    source = cells[0].source
+    assert source == setup_cell_source(ROOT), "stale setup cell: run `make sync`"
+    assert f"git+{repo['url']}@{repo['branch']}" in source
+    assert '"google.colab" in sys.modules' in source  # installs on Colab only
+    assert "torch" not in source.split("spec =")[1]  # never reinstalls torch
+
+
+def test_colab_launch_button_points_at_the_repository():
+    cfg = _yaml(ROOT / "_config.yml")
+    assert cfg["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert re.fullmatch(
+        r"https://github\.com/[\w.-]+/[\w.-]+", cfg["repository"]["url"]
+    )
+    assert cfg["execute"]["execute_notebooks"] == "force"
+    assert cfg["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, **ids)
+def test_chapter_anatomy(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
+    assert not dirty, f"{notebook.name}: outputs in cells {dirty}; run `make strip`"
+    params = tagged_cells(nb, PARAMETERS_TAG)
+    assert len(params) == 1, f"{notebook.name} needs one cell tagged 'parameters'"
+    assert "SMOKE = False" in params[0].source and "SEED =" in params[0].source
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert chapter_claims(notebook), f"{notebook.name} states no claims"
+    assert "footbibliography" in nb.cells[-1].source, "the last cell lists references"
+
+
+def test_pyproject_packages_every_library_folder():
+    packages = set(_toml(ROOT / "pyproject.toml")["tool"]["setuptools"]["packages"])
+    lib = ROOT / "src" / "lib"
+    found = {"compgen"} | {
+        "compgen." + ".".join(p.parent.relative_to(lib).parts)
+        for p in lib.rglob("__init__.py")
+        if p.parent != lib
+    }
+    assert found == packages, "list every subpackage in pyproject.toml"
+
+
+def test_requirements_keep_torch_a_range_and_jupyter_book_1():
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").open()]
+    assert "jupyter-book>=1.0.4,<2" in lines and "-e ." in lines
+    torch_line = next(ln for ln in lines if ln.startswith("torch"))
+    assert "==" not in torch_line, "a pin would make Colab reinstall torch"
+
+
+def test_strip_removes_outputs(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1+1")])
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": "2"})
+    ]
+    nb.cells[0].execution_count = 1
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert strip_outputs(path) and not strip_outputs(path)
+    cell = json.loads(path.read_text())["cells"][0]
+    assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def small_book(tmp_path: Path, cells: list[str]) -> Path:
+    """A copy of the book's config with one chapter made of `cells`."""
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    for name in ("_config.yml",):
+        shutil.copy(ROOT / name, book / name)
+    shutil.copytree(ROOT / "book", book / "book")
+    (book / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/ch\n"
+    )
+    (book / "book" / "intro.md").write_text("# A small book\n")
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Ch")]
+        + [nbformat.v4.new_code_cell(c) for c in cells]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, book / "chapters" / "ch.ipynb")
+    return book
+
+
+BROKEN = ["x = 1", "raise RuntimeError('this chapter is broken on purpose')"]
+
+
+def test_a_broken_chapter_fails_its_test_with_the_cell_error(tmp_path):
+    book = small_book(tmp_path, BROKEN)
+    with pytest.raises(Exception, match="broken on purpose") as info:
+        execute_notebook(book / "chapters" / "ch.ipynb", tmp_path / "out.ipynb")
+    assert "RuntimeError" in str(info.value)
+
+
+@pytest.mark.book
+def test_a_broken_chapter_fails_the_book_build_with_the_cell_error(tmp_path):
+    done = build_book(small_book(tmp_path, BROKEN), capture=True)
+    assert done.returncode != 0
+    log = done.stdout + done.stderr
+    assert "RuntimeError" in log and "broken on purpose" in log
+
+
+@pytest.mark.book
+def test_a_working_chapter_builds_without_warnings(tmp_path):
+    book = small_book(tmp_path, ["print('hello from the chapter')"])
+    done = build_book(book, capture=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (
+        "hello from the chapter" in (book / "_build/html/chapters/ch.html").read_text()
+    )
+
+
+def test_new_chapter_scaffold_has_the_anatomy(tmp_path):
+    book = small_book(tmp_path, [])
+    path = new_chapter("demo", "A demo chapter", book)
+    nb = nbformat.read(path, as_version=4)
+    assert tagged_cells(nb, SETUP_TAG)[0].source == setup_cell_source(book)
+    assert "SMOKE = False" in tagged_cells(nb, PARAMETERS_TAG)[0].source
+    assert nb.metadata["compgen"]["claims"] == "compgen.demo"
+    with pytest.raises(FileExistsError):
+        new_chapter("demo", "again", book)
+    with pytest.raises(ValueError, match="slug"):
+        new_chapter("Bad Slug", "x", book)
+
+
+def _yaml(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def _toml(path):
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    return tomllib.loads(path.read_text())
