@@ -1,0 +1,48 @@
+"""Time every chapter at smoke and at book parameters, one at a time.
+
+    .venv/bin/python benchmarks/chapters.py            # both tiers
+    .venv/bin/python benchmarks/chapters.py --tier smoke
+
+Prints one row per chapter: wall seconds of a papermill run (kernel start
+included). Run nothing else meanwhile: two torch processes on 2 cores slow each
+other down many times over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from compgen.book import chapter_notebooks, execute_notebook, repo_root  # noqa: E402
+
+TIERS = {"smoke": {"SMOKE": True}, "book": {}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tier", choices=[*TIERS, "both"], default="both")
+    args = parser.parse_args()
+    tiers = list(TIERS) if args.tier == "both" else [args.tier]
+    root = repo_root(Path(__file__).parent)
+    print(f"{'chapter':<24}" + "".join(f"{t + ' s':>10}" for t in tiers))
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["COMPGEN_CHECKPOINTS"] = tmp  # never resume an old run
+        for notebook in chapter_notebooks(root):
+            row = f"{notebook.stem:<24}"
+            for tier in tiers:
+                start = time.perf_counter()
+                execute_notebook(notebook, Path(tmp) / f"{tier}-{notebook.name}",
+                                 parameters=TIERS[tier])
+                row += f"{time.perf_counter() - start:>10.1f}"
+            print(row, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
