@@ -151,7 +151,7 @@ def test_eval_every_and_metrics_from_loss_fn():
         evaluate=lambda m: {"acc": 1.0},
         device="cpu",
     )
-    assert history.series("acc")[0].tolist() == [10, 20]
+    assert history.series("acc")[0].tolist() == [0, 10, 20]
     steps, double = history.series("double")
     assert steps.tolist() == [5, 10, 15, 20] and np.all(double > 0)
     with pytest.raises(KeyError, match="recorded keys"):

@@ -202,7 +202,14 @@ def build_book(
     exe = str(exe) if exe.exists() else "jupyter-book"
     cmd = [exe, "build", str(root), *BUILD_FLAGS]
     with tempfile.TemporaryDirectory(prefix="compgen-ckpt-") as ckpt:
-        env = dict(os.environ, COMPGEN_PROGRESS="0", COMPGEN_CHECKPOINTS=ckpt)
+        # COMPGEN_STATIC: the page will have no kernel, so widgets that need one
+        # render as static text instead (see compgen.exercises.display)
+        env = dict(
+            os.environ,
+            COMPGEN_PROGRESS="0",
+            COMPGEN_CHECKPOINTS=ckpt,
+            COMPGEN_STATIC="1",
+        )
         return subprocess.run(cmd, env=env, text=True, capture_output=capture)
 
 

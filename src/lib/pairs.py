@@ -25,6 +25,7 @@ from .core.checkpoint import checkpoint_path
 from .core.plotting import ROLE_COLORS
 from .core.seeding import make_rng, seed_everything
 from .core.training import History, TrainConfig, batches_from_tensors, train
+from .exercises import CodeExercise, MultipleChoice, Numeric, PredictThenRun
 
 CODES = ("factorised", "conjunctive")
 
@@ -156,6 +157,11 @@ def fit(
     return model, history
 
 
+def held_out_r2(task: PairTask, code: str, *, seed: int, **fit_kwargs) -> float:
+    """Train as `fit` does and return the final held-out R²."""
+    return float(fit(task, code, seed=seed, **fit_kwargs)[1].last("held_out_r2"))
+
+
 def plot_split(
     task: PairTask, train_pairs: np.ndarray, held_pairs: np.ndarray, ax=None
 ):
@@ -231,5 +237,93 @@ CLAIMS = [
         "on held-out pairs.",
         ("held_out_r2_conjunctive",),
         lambda g: g["held_out_r2_conjunctive"] <= 0.1,
+    ),
+]
+
+
+def _r2_reference(pred, target) -> float:
+    pred, target = np.asarray(pred, dtype=float), np.asarray(target, dtype=float)
+    sse = ((pred - target) ** 2).sum()
+    return float(1 - sse / ((target - target.mean(axis=0)) ** 2).sum())
+
+
+def _r2_cases() -> list[tuple]:
+    rng = make_rng(2024)
+    cases = []
+    for n, d in [(5, 2), (20, 3), (8, 1)]:
+        target = rng.normal(size=(n, d))
+        cases.append((target + 0.3 * rng.normal(size=(n, d)), target))
+    target = rng.normal(size=(6, 2))
+    cases.append((target.copy(), target))  # perfect: R² = 1
+    cases.append((np.tile(target.mean(axis=0), (6, 1)), target))  # the mean: R² = 0
+    return cases
+
+
+EXERCISES = [
+    MultipleChoice(
+        id="how_to_use.ex1",
+        title="Why the conjunctive code fails",
+        question="Both networks fit their training pairs. Why does the network "
+        "with the conjunctive code fail on the held-out pairs?",
+        options={
+            "a": "It has fewer parameters than the factorised network.",
+            "b": "The input unit of a held-out pair was never active in training, "
+            "so nothing was learned about it.",
+            "c": "It has not trained long enough.",
+            "d": "The targets of held-out pairs are noisier.",
+        },
+        answer="b",
+        feedback_for={
+            "a": "It has more: one input unit per pair (144) against 24.",
+            "b": "Its weights out of that unit are still their random initial values.",
+            "c": "Its training R² is as high as the factorised network's.",
+            "d": "There is no noise: every target is tanh(u_a + v_b).",
+        },
+        solution="**b.** With a conjunctive code, a pair never seen in training "
+        "activates an input unit whose outgoing weights were never updated, so the "
+        "prediction is whatever the random initialisation gives. The factorised code "
+        "reuses the weights of symbol a and of symbol b, both trained on other pairs.",
+    ),
+    PredictThenRun(
+        id="how_to_use.ex2",
+        title="Less coverage",
+        question="Predict the held-out R² of the **factorised** network when 75% of "
+        "the pairs are held out (HOLDOUT = 0.75) instead of 25%. Commit a number "
+        "between -1 and 1 before you run the experiment.",
+        low=-1.0,
+        high=1.0,
+        tolerance=0.1,
+        experiment=lambda: held_out_r2(PairTask(holdout=0.75), "factorised", seed=0),
+        solution="With 75% held out, only 36 of the 144 pairs are trained on. Every "
+        "symbol is still seen, so the factorised network still composes, but each "
+        "symbol is seen with few partners, and the held-out R² drops. Compare it with "
+        "the 25% run above.",
+    ),
+    CodeExercise(
+        id="how_to_use.ex3",
+        title="Write the R² score",
+        question="Complete `r2(pred, target)`: the coefficient of determination over "
+        "all entries of two arrays of shape (n, d), "
+        "$R^2 = 1 - \\sum (p - y)^2 / \\sum (y - \\bar y)^2$, where $\\bar y$ is "
+        "the mean of each column of the target. Return a float.",
+        function_name="r2",
+        stub="import numpy as np\n\n\ndef r2(pred, target):\n"
+        '    """R² of `pred` against `target`, arrays of shape (n, d)."""\n'
+        "    raise NotImplementedError  # replace this line with your code\n",
+        reference=_r2_reference,
+        cases=_r2_cases(),
+        points=2,
+        solution="`1 - ((pred - target) ** 2).sum() / ((target - target.mean(axis=0)) "
+        "** 2).sum()`: the squared error of the predictions, relative to the squared "
+        "error of always predicting each column's mean.",
+    ),
+    Numeric(
+        id="how_to_use.ex4",
+        title="Counting input units",
+        question="With 12 symbols in each slot, how many input units does the "
+        "**conjunctive** code use?",
+        answer=144,
+        solution="One unit per pair: 12 × 12 = 144 (the factorised code uses 12 + 12 "
+        "= 24).",
     ),
 ]

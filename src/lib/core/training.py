@@ -166,6 +166,8 @@ def train(
             cb(record)
 
     model.train()
+    if start == 0 and config.eval_every:
+        run_eval(0)  # where the curves start
     last_save = t0 = time.monotonic()
     done = start
     bar = tqdm(

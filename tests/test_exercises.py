@@ -1,0 +1,207 @@
+"""Exercises: checkers that never raise, reference solutions, stubs, the registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from compgen.book import chapter_notebooks, repo_root
+from compgen.exercises import (
+    CodeExercise,
+    MultipleChoice,
+    Numeric,
+    PredictThenRun,
+    all_exercises,
+    compare,
+    get,
+    run_with_time_limit,
+)
+from compgen.exercises.kinds import STATUSES
+
+EXERCISES = list(all_exercises().values())
+ids = {"ids": lambda e: e.id}
+
+# any value a student might hand in, sensible or not
+anything = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+    st.complex_numbers(), st.lists(st.floats(), max_size=5),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=3),
+    st.tuples(st.integers(), st.text(max_size=3)),
+    hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=4)),
+    st.builds(object), st.just(float("nan")), st.just(np.float32(math.inf)),
+)
+
+
+def assert_valid(fb, ex):
+    assert fb.status in STATUSES, fb
+    assert 0 <= fb.score <= ex.points and fb.points == ex.points
+    assert isinstance(fb.message, str) and fb.message
+
+
+def test_there_are_exercises_with_unique_well_formed_ids():
+    assert len(EXERCISES) >= 4
+    slugs = {p.stem for p in chapter_notebooks(repo_root(__file__))}
+    for ex in EXERCISES:
+        assert ex.chapter in slugs, f"{ex.id}: no chapter notebook named {ex.chapter}"
+        assert ex.title and ex.question and ex.solution
+    kinds = {type(ex) for ex in EXERCISES}
+    assert {MultipleChoice, Numeric, PredictThenRun, CodeExercise} <= kinds
+
+
+@pytest.mark.parametrize("ex", EXERCISES, **ids)
+def test_reference_solution_passes(ex):
+    fb = ex.check(ex.reference_answer())
+    assert fb.correct and fb.score == ex.points, fb
+
+
+@pytest.mark.parametrize("ex", EXERCISES, **ids)
+def test_blank_answer_is_not_attempted(ex):
+    if isinstance(ex, CodeExercise):  # the stub as the student first sees it
+        namespace: dict = {}
+        exec(ex.stub, namespace)
+        answer = namespace[ex.function_name]
+    else:
+        answer = None
+    fb = ex.check(answer)
+    assert fb.status == "not_attempted" and fb.score == 0
+
+
+@pytest.mark.parametrize("ex", EXERCISES, **ids)
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=anything)
+def test_no_answer_makes_a_checker_raise(ex, answer):
+    assert_valid(ex.check(answer), ex)
+
+
+def make_bad_function(behaviour, value):
+    def bad(*args):
+        if behaviour == "return":
+            return value
+        if behaviour == "raise":
+            raise value
+        if behaviour == "nan_like":
+            return np.full_like(np.asarray(args[0], dtype=float), np.nan)
+        if behaviour == "wrong_shape":
+            return np.zeros((7, 7))
+        raise AssertionError(behaviour)
+
+    return bad
+
+
+errors = st.sampled_from([ValueError("v"), TypeError("t"), ZeroDivisionError(),
+                          KeyError("k"), RecursionError(), IndexError(), MemoryError()])
+bad_functions = st.one_of(
+    st.builds(make_bad_function, st.just("return"), anything),
+    st.builds(make_bad_function, st.just("raise"), errors),
+    st.builds(make_bad_function, st.sampled_from(["nan_like", "wrong_shape"]),
+              st.none()),
+)
+CODE = [ex for ex in EXERCISES if isinstance(ex, CodeExercise)]
+
+
+@pytest.mark.parametrize("ex", CODE, **ids)
+@settings(max_examples=100, deadline=None)
+@given(fn=bad_functions)
+def test_bad_student_functions_become_feedback(ex, fn):
+    fb = ex.check(fn)
+    assert_valid(fb, ex)
+    assert not fb.correct
+
+
+def endless(*args):
+    while True:
+        pass
+
+
+def endless_and_stubborn(*args):
+    while True:
+        try:
+            time.sleep(0.001)
+        except Exception:  # cannot swallow the time limit: it is a BaseException
+            pass
+
+
+@pytest.mark.parametrize("ex", CODE, **ids)
+@pytest.mark.parametrize("fn", [endless, endless_and_stubborn])
+def test_an_endless_function_is_stopped_at_the_time_limit(ex, fn):
+    quick = dataclasses.replace(ex, time_limit=0.3)
+    start = time.monotonic()
+    fb = quick.check(fn)
+    assert time.monotonic() - start < 3
+    assert fb.status == "incorrect" and "did not finish" in fb.message
+
+
+def test_code_feedback_names_the_first_failure():
+    ex = CodeExercise(id="t.sq", title="t", question="q", function_name="sq",
+                      reference=lambda x: x * x, cases=[(1,), (2,), (3,)],
+                      solution="x*x")
+    assert ex.check(lambda x: x * x).correct
+    fb = ex.check(lambda x: x + 1 if x == 2 else x * x)  # right at first, then wrong
+    assert fb.status == "partial" and "On input (2)" in fb.message
+    assert "expected 4, got 3" in fb.message
+    fb = ex.check(lambda x: 1 / 0)
+    assert "ZeroDivisionError" in fb.message and fb.score == 0
+    assert ex.check("x*x").status == "invalid"
+
+
+def test_multiple_choice_gives_per_option_feedback():
+    ex = get("how_to_use.ex1")
+    messages = {k: ex.check(k).message for k in ex.options}
+    assert len(set(messages.values())) == len(ex.options)
+    assert ex.check(" B ").correct  # forgiving about case and spaces
+    assert ex.check("e").status == "invalid" and "one of" in ex.check("e").message
+
+
+def test_numeric_tolerance_and_direction():
+    ex = Numeric(id="t.n", title="t", question="q", answer=2.0, abs_tol=0.1)
+    assert ex.check(2.05).correct and ex.check(np.float32(1.95)).correct
+    assert "too high" in ex.check(3).message and "too low" in ex.check(1).message
+    assert ex.check(float("nan")).status == "invalid"
+    assert ex.check("2").status == "invalid"
+
+
+def test_predict_then_run_reveals_how_close():
+    ex = PredictThenRun(id="t.p", title="t", question="q", low=0, high=1,
+                        tolerance=0.1)
+    assert ex.check(0.5).correct and ex.check(2).status == "invalid"
+    assert "good prediction" in ex.reveal(0.5, 0.55).message
+    assert "second look" in ex.reveal(0.5, 0.9).message
+    assert ex.reveal(None, 0.9).status == "not_attempted"
+
+
+def test_compare_explains_differences():
+    assert compare(np.ones(3), np.ones(3)) is None
+    assert "shape" in compare(np.ones(3), np.ones(4))
+    assert "NaN" in compare(np.ones(2), np.array([1.0, np.nan]))
+    assert "expected a number" in compare(1.0, "1")
+    assert compare(1.0, 1 + 1e-9) is None
+
+
+def test_time_limit_helper_returns_values_and_errors():
+    assert run_with_time_limit(lambda a: a + 1, (1,), 1).value == 2
+    assert run_with_time_limit(lambda: [][0], (), 1).error.startswith("IndexError")
+
+
+def test_unknown_exercise_id_lists_the_known_ones():
+    with pytest.raises(ValueError, match="how_to_use.ex1"):
+        get("how_to_use.nope")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"id": "noslug"}, "slug.name"), ({"points": 0}, "points"),
+     ({"answer": "z"}, "not an option")],
+)
+def test_bad_exercise_definitions_are_refused(kwargs, match):
+    base = {"id": "t.mc", "title": "t", "question": "q", "options": {"a": "A"},
+            "answer": "a"}
+    with pytest.raises(ValueError, match=match):
+        MultipleChoice(**{**base, **kwargs})
