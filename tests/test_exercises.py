@@ -205,3 +205,85 @@ def test_bad_exercise_definitions_are_refused(kwargs, match):
             "answer": "a"}
     with pytest.raises(ValueError, match=match):
         MultipleChoice(**{**base, **kwargs})
+
+
+# ---------------------------------------------------------------- the notebook layer
+
+
+def test_widgets_answer_without_a_kernel(monkeypatch):
+    import ipywidgets
+
+    from compgen.exercises import display as d
+
+    monkeypatch.delenv("COMPGEN_STATIC", raising=False)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a))
+    mc = d.show("how_to_use.ex1")
+    assert isinstance(mc, ipywidgets.VBox)
+    radio, button = mc.children[0], mc.children[1]
+    radio.value = "b"
+    button.click()  # no exception, feedback goes to the Output widget
+
+    d._COMMITTED.pop("how_to_use.ex2", None)
+    box_row = d.show("how_to_use.ex2").children[0]
+    text, commit_button = box_row.children
+    text.value = "not a number"
+    commit_button.click()
+    assert "how_to_use.ex2" not in d._COMMITTED and not text.disabled
+    text.value = "0.5"
+    commit_button.click()
+    assert d._COMMITTED["how_to_use.ex2"] == 0.5 and text.disabled
+
+
+def test_check_records_the_answer_for_the_grader(monkeypatch):
+    from compgen.exercises import display as d
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display",
+                        lambda *a, **k: shown.append(k.get("metadata")))
+    d.check("how_to_use.ex4", 144)
+    record = shown[-1][d.RECORD_KEY]
+    assert record["id"] == "how_to_use.ex4" and record["answer"] == 144
+    assert record["status"] == "correct" and record["action"] == "check"
+
+    import numpy as np  # noqa: F401  (the answer below uses it)
+
+    def r2(pred, target):
+        return 1 - ((pred - target) ** 2).sum() / ((target - target.mean(0)) ** 2).sum()
+
+    d.check("how_to_use.ex3", r2)
+    answer = shown[-1][d.RECORD_KEY]["answer"]
+    assert "def r2" in answer["source"] and answer["name"] == "r2"
+
+
+def test_static_page_shows_question_link_and_optional_solution(monkeypatch):
+    from compgen.exercises import display as d
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.extend(a))
+    monkeypatch.setenv("COMPGEN_STATIC", "1")
+    ex = get("how_to_use.ex1")
+    for flag, expect_solution in (("1", True), ("0", False)):
+        shown.clear()
+        monkeypatch.setenv("COMPGEN_SHOW_SOLUTIONS", flag)
+        assert d.show(ex.id) is None  # no widget on a page without a kernel
+        text = " ".join(getattr(o, "data", "") or "" for o in shown)
+        assert ex.question[:30] in text and "needs a running chapter" in text
+        assert "colab.research.google.com/github/" in text
+        assert "chapters/how_to_use.ipynb" in text
+        assert ("Solution" in text) is expect_solution
+
+
+def test_config_flag_hides_solutions(monkeypatch, tmp_path):
+    from compgen.exercises.display import solutions_shown
+
+    monkeypatch.delenv("COMPGEN_SHOW_SOLUTIONS", raising=False)
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.chdir(tmp_path / "chapters")  # where the book build runs a chapter
+    (tmp_path / "_config.yml").write_text("compgen:\n  show_solutions: false\n")
+    assert solutions_shown() is False
+    (tmp_path / "_config.yml").write_text("title: x\n")
+    assert solutions_shown() is True
+    monkeypatch.setenv("COMPGEN_SHOW_SOLUTIONS", "0")
+    assert solutions_shown() is False
