@@ -25,10 +25,12 @@ book: $(STAMP)
 
 # Unit tests, every chapter at smoke parameters, and every chapter's claims.
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 # Everything but the claims (seconds to a few minutes).
 test-fast: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -m "not claims and not book"
 
 lab: $(STAMP)

@@ -37,8 +37,11 @@ def main() -> int:
             row = f"{notebook.stem:<24}"
             for tier in tiers:
                 start = time.perf_counter()
-                execute_notebook(notebook, Path(tmp) / f"{tier}-{notebook.name}",
-                                 parameters=TIERS[tier])
+                execute_notebook(
+                    notebook,
+                    Path(tmp) / f"{tier}-{notebook.name}",
+                    parameters=TIERS[tier],
+                )
                 row += f"{time.perf_counter() - start:>10.1f}"
             print(row, flush=True)
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from compgen.book import (
     PARAMETERS_TAG,
     SETUP_TAG,

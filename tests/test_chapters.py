@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from compgen import read_glued
 from compgen.book import chapter_claims, chapter_notebooks, execute_notebook, repo_root
 

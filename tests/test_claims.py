@@ -7,6 +7,7 @@ these tests read the values each chapter glued and check its CLAIMS.
 from __future__ import annotations
 
 import pytest
+
 from compgen import read_glued
 from compgen.book import (
     chapter_claims,
@@ -41,5 +42,6 @@ def test_the_built_book_has_a_page_per_chapter(built_book):
         page = built_book / "html" / notebook.relative_to(ROOT).with_suffix(".html")
         assert page.is_file(), f"no page for {notebook.name}"
         html = page.read_text()
-        assert "Traceback (most recent call last)" not in html, f"{page.name}: traceback"
+        traceback = "Traceback (most recent call last)"
+        assert traceback not in html, f"{page.name} shows a traceback"
         assert "<img" in html, f"{page.name} has no figure"

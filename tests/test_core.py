@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-import compgen
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
+import compgen
 from compgen import (
     History,
     TrainConfig,
@@ -21,7 +23,6 @@ from compgen import (
     train,
 )
 from compgen.core import device as device_mod
-from torch import nn
 
 # ---------------------------------------------------------------- seeding
 

@@ -30,12 +30,19 @@ ids = {"ids": lambda e: e.id}
 
 # any value a student might hand in, sensible or not
 anything = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
-    st.complex_numbers(), st.lists(st.floats(), max_size=5),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
+    st.complex_numbers(),
+    st.lists(st.floats(), max_size=5),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=3),
     st.tuples(st.integers(), st.text(max_size=3)),
     hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=4)),
-    st.builds(object), st.just(float("nan")), st.just(np.float32(math.inf)),
+    st.builds(object),
+    st.just(float("nan")),
+    st.just(np.float32(math.inf)),
 )
 
 
@@ -74,8 +81,11 @@ def test_blank_answer_is_not_attempted(ex):
 
 
 @pytest.mark.parametrize("ex", EXERCISES, **ids)
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(answer=anything)
 def test_no_answer_makes_a_checker_raise(ex, answer):
     assert_valid(ex.check(answer), ex)
@@ -96,13 +106,23 @@ def make_bad_function(behaviour, value):
     return bad
 
 
-errors = st.sampled_from([ValueError("v"), TypeError("t"), ZeroDivisionError(),
-                          KeyError("k"), RecursionError(), IndexError(), MemoryError()])
+errors = st.sampled_from(
+    [
+        ValueError("v"),
+        TypeError("t"),
+        ZeroDivisionError(),
+        KeyError("k"),
+        RecursionError(),
+        IndexError(),
+        MemoryError(),
+    ]
+)
 bad_functions = st.one_of(
     st.builds(make_bad_function, st.just("return"), anything),
     st.builds(make_bad_function, st.just("raise"), errors),
-    st.builds(make_bad_function, st.sampled_from(["nan_like", "wrong_shape"]),
-              st.none()),
+    st.builds(
+        make_bad_function, st.sampled_from(["nan_like", "wrong_shape"]), st.none()
+    ),
 )
 CODE = [ex for ex in EXERCISES if isinstance(ex, CodeExercise)]
 
@@ -140,9 +160,15 @@ def test_an_endless_function_is_stopped_at_the_time_limit(ex, fn):
 
 
 def test_code_feedback_names_the_first_failure():
-    ex = CodeExercise(id="t.sq", title="t", question="q", function_name="sq",
-                      reference=lambda x: x * x, cases=[(1,), (2,), (3,)],
-                      solution="x*x")
+    ex = CodeExercise(
+        id="t.sq",
+        title="t",
+        question="q",
+        function_name="sq",
+        reference=lambda x: x * x,
+        cases=[(1,), (2,), (3,)],
+        solution="x*x",
+    )
     assert ex.check(lambda x: x * x).correct
     fb = ex.check(lambda x: x + 1 if x == 2 else x * x)  # right at first, then wrong
     assert fb.status == "partial" and "On input (2)" in fb.message
@@ -169,8 +195,7 @@ def test_numeric_tolerance_and_direction():
 
 
 def test_predict_then_run_reveals_how_close():
-    ex = PredictThenRun(id="t.p", title="t", question="q", low=0, high=1,
-                        tolerance=0.1)
+    ex = PredictThenRun(id="t.p", title="t", question="q", low=0, high=1, tolerance=0.1)
     assert ex.check(0.5).correct and ex.check(2).status == "invalid"
     assert "good prediction" in ex.reveal(0.5, 0.55).message
     assert "second look" in ex.reveal(0.5, 0.9).message
@@ -197,12 +222,20 @@ def test_unknown_exercise_id_lists_the_known_ones():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"id": "noslug"}, "slug.name"), ({"points": 0}, "points"),
-     ({"answer": "z"}, "not an option")],
+    [
+        ({"id": "noslug"}, "slug.name"),
+        ({"points": 0}, "points"),
+        ({"answer": "z"}, "not an option"),
+    ],
 )
 def test_bad_exercise_definitions_are_refused(kwargs, match):
-    base = {"id": "t.mc", "title": "t", "question": "q", "options": {"a": "A"},
-            "answer": "a"}
+    base = {
+        "id": "t.mc",
+        "title": "t",
+        "question": "q",
+        "options": {"a": "A"},
+        "answer": "a",
+    }
     with pytest.raises(ValueError, match=match):
         MultipleChoice(**{**base, **kwargs})
 
@@ -239,8 +272,9 @@ def test_check_records_the_answer_for_the_grader(monkeypatch):
     from compgen.exercises import display as d
 
     shown = []
-    monkeypatch.setattr("IPython.display.display",
-                        lambda *a, **k: shown.append(k.get("metadata")))
+    monkeypatch.setattr(
+        "IPython.display.display", lambda *a, **k: shown.append(k.get("metadata"))
+    )
     d.check("how_to_use.ex4", 144)
     record = shown[-1][d.RECORD_KEY]
     assert record["id"] == "how_to_use.ex4" and record["answer"] == 144

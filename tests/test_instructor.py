@@ -10,7 +10,7 @@ import pytest
 
 from compgen.exercises import all_exercises
 from compgen.exercises.__main__ import main as cli
-from compgen.exercises.instructor import assign, grade, regrade
+from compgen.exercises.instructor import assign, regrade
 
 IDS = ["how_to_use.ex1", "how_to_use.ex2", "how_to_use.ex3", "how_to_use.ex4"]
 R2_RIGHT = """import numpy as np
@@ -57,8 +57,11 @@ def test_assign_refuses_unknown_or_repeated_ids(tmp_path, capsys):
 def fill(template, answers: dict[int, str], out, edit=None):
     """A student's copy: answer cell k (in exercise order) replaced by answers[k]."""
     nb = nbformat.read(template, as_version=4)
-    answer_cells = [c for c in nb.cells
-                    if c.metadata.get("compgen", {}).get("cell", "").endswith("answer")]
+    answer_cells = [
+        c
+        for c in nb.cells
+        if c.metadata.get("compgen", {}).get("cell", "").endswith("answer")
+    ]
     for k, source in answers.items():
         answer_cells[k].source = source
     if edit:
@@ -69,8 +72,11 @@ def fill(template, answers: dict[int, str], out, edit=None):
 
 def fake_full_marks(nb):
     """Tampering: replace the first check cell by one that claims full marks."""
-    check = next(c for c in nb.cells
-                 if c.metadata.get("compgen", {}).get("cell", "").endswith("check"))
+    check = next(
+        c
+        for c in nb.cells
+        if c.metadata.get("compgen", {}).get("cell", "").endswith("check")
+    )
     check.source = (
         "from IPython.display import HTML, display\n"
         "display(HTML('1/1'), metadata={'compgen_exercise': {'id': 'how_to_use.ex1', "
@@ -84,19 +90,49 @@ def graded(tmp_path_factory):
     template = assign(IDS, tmp / "hw1.ipynb")
     subs = tmp / "submissions"
     subs.mkdir()
-    fill(template, {0: 'answer_ex1 = "b"', 1: "prediction_ex2 = 0.6", 2: R2_RIGHT,
-                    3: "answer_ex4 = 144"}, subs / "alice.ipynb")
-    fill(template, {0: 'answer_ex1 = "a"', 2: R2_WRONG, 3: "answer_ex4 = 24"},
-         subs / "bob.ipynb")
-    fill(template, {0: 'answer_ex1 = "b"', 2: "raise RuntimeError('my cell broke')",
-                    3: "answer_ex4 = 144"}, subs / "carol.ipynb")
-    fill(template, {0: 'answer_ex1 = "b"', 2: "while True:\n    pass",
-                    3: "answer_ex4 = 144"}, subs / "dave.ipynb")
+    fill(
+        template,
+        {
+            0: 'answer_ex1 = "b"',
+            1: "prediction_ex2 = 0.6",
+            2: R2_RIGHT,
+            3: "answer_ex4 = 144",
+        },
+        subs / "alice.ipynb",
+    )
+    fill(
+        template,
+        {0: 'answer_ex1 = "a"', 2: R2_WRONG, 3: "answer_ex4 = 24"},
+        subs / "bob.ipynb",
+    )
+    fill(
+        template,
+        {
+            0: 'answer_ex1 = "b"',
+            2: "raise RuntimeError('my cell broke')",
+            3: "answer_ex4 = 144",
+        },
+        subs / "carol.ipynb",
+    )
+    fill(
+        template,
+        {0: 'answer_ex1 = "b"', 2: "while True:\n    pass", 3: "answer_ex4 = 144"},
+        subs / "dave.ipynb",
+    )
     fill(template, {0: 'answer_ex1 = "a"'}, subs / "eve.ipynb", edit=fake_full_marks)
     (subs / "mallory.ipynb").write_text("this is not a notebook")
     out = tmp / "gradebook.csv"
-    code = cli(["grade", str(template.with_suffix(".json")), str(subs), "-o", str(out),
-                "--time-limit", "45"])
+    code = cli(
+        [
+            "grade",
+            str(template.with_suffix(".json")),
+            str(subs),
+            "-o",
+            str(out),
+            "--time-limit",
+            "45",
+        ]
+    )
     assert code == 0
     with out.open() as f:
         return {row["student"]: row for row in csv.DictReader(f)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from compgen import TrainConfig, pairs
 
 TASK = pairs.PairTask(n_a=6, n_b=5, dim=4, holdout=0.3)
