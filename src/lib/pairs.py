@@ -259,10 +259,23 @@ def _r2_cases() -> list[tuple]:
     return cases
 
 
+_CONTEXT = (
+    "These exercises are about the first experiment of the book (chapter "
+    "*A first experiment: new combinations of known parts*). Each example is a pair "
+    "of symbols (a, b), 12 symbols per slot, with target y(a, b) = tanh(u_a + v_b) "
+    "for fixed random vectors u and v. A quarter of the 144 pairs are held out of "
+    "training, though every symbol appears in some training pair. The same "
+    "two-layer MLP is trained twice: once on a **factorised** input code (a one-hot "
+    "for a next to a one-hot for b) and once on a **conjunctive** code (one input "
+    "unit per pair). On the held-out pairs the factorised network predicts well; "
+    "the conjunctive one does no better than predicting the mean target."
+)
+
 EXERCISES = [
     MultipleChoice(
         id="how_to_use.ex1",
         title="Why the conjunctive code fails",
+        context=_CONTEXT,
         question="Both networks fit their training pairs. Why does the network "
         "with the conjunctive code fail on the held-out pairs?",
         options={
@@ -287,6 +300,7 @@ EXERCISES = [
     PredictThenRun(
         id="how_to_use.ex2",
         title="Less coverage",
+        context=_CONTEXT,
         question="Predict the held-out R² of the **factorised** network when 75% of "
         "the pairs are held out (HOLDOUT = 0.75) instead of 25%. Commit a number "
         "between -1 and 1 before you run the experiment.",
@@ -320,6 +334,7 @@ EXERCISES = [
     Numeric(
         id="how_to_use.ex4",
         title="Counting input units",
+        context=_CONTEXT,
         question="With 12 symbols in each slot, how many input units does the "
         "**conjunctive** code use?",
         answer=144,

@@ -54,11 +54,10 @@ def _answer_name(ex: Exercise) -> str:
     return f"prediction_{name}" if isinstance(ex, PredictThenRun) else f"answer_{name}"
 
 
-def _cells_for(ex: Exercise) -> list[tuple[str, str, str]]:
+def _cells_for(ex: Exercise, *, with_context: bool) -> list[tuple[str, str, str]]:
     """(cell type, role, source) for one exercise in an assignment."""
-    intro = (ex.context + "\n\n" if ex.context else "") + question_markdown(
-        ex, with_solution=False
-    )
+    context = ex.context + "\n\n" if (ex.context and with_context) else ""
+    intro = context + question_markdown(ex, with_solution=False)
     name = _answer_name(ex)
     if isinstance(ex, CodeExercise):
         answer = ex.stub
@@ -115,8 +114,10 @@ def assign(
         ("code", "setup", setup_cell_source()),
         ("code", "imports", "from compgen.exercises import check, commit, reveal"),
     ]
+    contexts: set[str] = set()  # each context once, before its first exercise
     for ex in exercises:
-        plan += _cells_for(ex)
+        plan += _cells_for(ex, with_context=ex.context not in contexts)
+        contexts.add(ex.context)
     cells, fixed = [], {}
     for i, (kind, role, source) in enumerate(plan):
         key = f"{i:02d}-{role}"

@@ -405,6 +405,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def _short(x: Any, limit: int = 60) -> str:
+    """A short description of a value for feedback: arrays by shape, others by repr."""
+    if _is_array(x) and hasattr(x, "shape"):
+        return f"a {type(x).__name__} of shape {tuple(x.shape)}"
     try:
         text = repr(x)
     except Exception:
