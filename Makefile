@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 
 lab: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q jupyterlab
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) chapters/
 
 # Remove outputs from committed notebooks; rewrite setup cells from _config.yml.
 strip: $(STAMP)
