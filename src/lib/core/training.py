@@ -109,6 +109,8 @@ def train(
     `evaluate(model)` returns a dict of metrics; it runs under `torch.no_grad()`
     in eval mode. With `checkpoint=path`, the run saves itself there and, if the
     file already exists, resumes from it (a finished run returns at once).
+    The learning rate follows `config.lr` (after warm-up), also when you pass your
+    own `optimizer`.
     """
     if not callable(get_batch) or not callable(loss_fn):
         raise TypeError("get_batch and loss_fn must be callables")
