@@ -1,0 +1,197 @@
+"""The chapter's figures. Each takes results, draws on given axes, returns them."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ..core.plotting import COLORS, ROLE_COLORS, mark_chance
+from .scenes import COLOR_NAMES, SHAPE_NAMES, World, describe, render
+
+CODE_COLORS = {
+    "bag": COLORS["orange"],
+    "conjunctive": COLORS["purple"],
+    "slots": ROLE_COLORS["ours"],
+    "baseline": COLORS["black"],
+}
+
+
+def show_image(ax, image: torch.Tensor, title: str = "") -> None:
+    """One (3, H, W) image, no ticks, on a dark frame."""
+    ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+    ax.set(xticks=[], yticks=[], title=title)
+    ax.grid(False)
+
+
+def plot_scenes(scenes: np.ndarray, world: World = World(), *, ncols: int = 4):
+    """A grid of rendered scenes, each titled with what it holds."""
+    images, _ = render(scenes, world=world)
+    nrows = -(-len(scenes) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.1 * ncols, 2.3 * nrows))
+    for ax, image, scene in zip(np.ravel(axes), images, scenes, strict=False):
+        show_image(ax, image, describe(scene).replace(" + ", "\n+ "))
+        ax.title.set_fontsize(7)
+    for ax in np.ravel(axes)[len(scenes) :]:
+        ax.axis("off")
+    fig.suptitle("Scenes of the tiny world (18 x 18 pixels)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_look_alikes(scene_a: np.ndarray, scene_b: np.ndarray, codes_fn):
+    """Two scenes, their bag codes (identical) and conjunctive codes (different)."""
+    fig, axes = plt.subplots(2, 3, figsize=(9, 4.6), width_ratios=[1, 2.2, 1.3])
+    names = [*COLOR_NAMES, *SHAPE_NAMES]
+    for row, scene in enumerate((scene_a, scene_b)):
+        images, _ = render(scene[None])
+        show_image(axes[row, 0], images[0], describe(scene))
+        axes[row, 0].title.set_fontsize(8)
+        bag = codes_fn(scene[None], "bag")[0].numpy()
+        axes[row, 1].bar(range(len(bag)), bag, color=CODE_COLORS["bag"])
+        axes[row, 1].set(
+            ylabel="count", ylim=(0, 1.3), title="bag of features", yticks=[0, 1]
+        )
+        axes[row, 1].set_xticks(range(len(names)), names, rotation=60, fontsize=7)
+        conj = codes_fn(scene[None], "conjunctive")[0].view(6, 6).numpy()
+        axes[row, 2].imshow(conj, cmap="Purples", vmin=0, vmax=1)
+        axes[row, 2].set_xticks(range(6), SHAPE_NAMES, rotation=60, fontsize=6)
+        axes[row, 2].set_yticks(range(6), COLOR_NAMES, fontsize=6)
+        axes[row, 2].set(title="conjunctive units", xlabel="shape", ylabel="colour")
+        axes[row, 2].grid(False)
+    fig.suptitle("Two different scenes, one bag-of-features code")
+    fig.tight_layout()
+    return fig
+
+
+def plot_collisions(counts: dict[str, dict[int, dict]], ax=None):
+    """Share of scenes whose code another scene also has, by objects per scene."""
+    ax = ax or plt.gca()
+    for code, by_k in counts.items():
+        ks = sorted(by_k)
+        share = [by_k[k]["ambiguous"] / by_k[k]["scenes"] for k in ks]
+        ax.plot(ks, share, "o-", color=CODE_COLORS[code], label=code)
+    ax.set(
+        xlabel="objects per scene",
+        ylabel="share of scenes with a look-alike",
+        ylim=(-0.05, 1.05),
+        xticks=ks,
+        title="How often two scenes get the same code",
+    )
+    ax.legend(loc="center right")
+    return ax
+
+
+def plot_accuracy_bars(
+    results: dict[str, dict[str, float]],
+    groups: dict[str, str],
+    *,
+    title: str,
+    chance: float | None = None,
+    ceiling: dict[str, float] | None = None,
+    ax=None,
+):
+    """Grouped bars: one group per test set, one bar per code.
+
+    `results[code][group]` is an accuracy; `groups` maps group keys to labels;
+    `ceiling[code]` (optional) marks the best any reader of that code can do.
+    """
+    ax = ax or plt.gca()
+    n = len(results)
+    width = 0.8 / n
+    for i, (code, accs) in enumerate(results.items()):
+        x = np.arange(len(groups)) + (i - (n - 1) / 2) * width
+        values = [accs[g] for g in groups]
+        ax.bar(x, values, width, color=CODE_COLORS[code], label=code)
+        for xi, v in zip(x, values, strict=True):
+            ax.text(xi, v + 0.02, f"{v:.2f}", ha="center", fontsize=7)
+        if ceiling and code in ceiling:
+            ax.hlines(
+                ceiling[code], x[0] - width / 2, x[0] + width / 2, colors="k", lw=2
+            )
+    if chance is not None:
+        mark_chance(ax, chance)
+    ax.set_xticks(range(len(groups)), list(groups.values()))
+    ax.set(ylabel="accuracy (binding queries)", ylim=(0, 1.12), title=title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
+    return ax
+
+
+def plot_held_out(held: np.ndarray, world: World = World(), ax=None):
+    """The colour x shape grid with the held-out pairs marked."""
+    from matplotlib.colors import ListedColormap
+
+    ax = ax or plt.gca()
+    grid = np.zeros((world.n_colors, world.n_shapes))
+    grid[held[:, 0], held[:, 1]] = 1
+    cmap = ListedColormap([ROLE_COLORS["train"], ROLE_COLORS["held_out"]])
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=1)
+    ax.set_xticks(range(world.n_shapes), SHAPE_NAMES[: world.n_shapes], rotation=45)
+    ax.set_yticks(range(world.n_colors), COLOR_NAMES[: world.n_colors])
+    ax.set(
+        xlabel="shape",
+        ylabel="colour",
+        title="Pairs in training (blue), held out (orange)",
+    )
+    ax.grid(False)
+    return ax
+
+
+def plot_by_count(results: dict[str, dict], train_counts, *, chance: float, axes=None):
+    """Accuracy of each model and the slot model's ARI against objects per scene."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    ks = sorted(next(iter(results.values())))
+    for ax in axes:
+        ax.axvspan(min(train_counts) - 0.5, max(train_counts) + 0.5, color="0.92")
+        ax.text(
+            np.mean(train_counts), 0.04, "seen in\ntraining", ha="center", fontsize=8
+        )
+    for kind, by_k in results.items():
+        label = "slot attention" if kind == "slots" else "CNN + MLP (no slots)"
+        acc = [by_k[k]["acc"] for k in ks]
+        axes[0].plot(ks, acc, "o-", color=CODE_COLORS[kind], label=label)
+        if "ari" in by_k[ks[0]]:
+            ari = [by_k[k]["ari"] for k in ks]
+            axes[1].plot(ks, ari, "o-", color=CODE_COLORS[kind], label=label)
+    mark_chance(axes[0], chance)
+    axes[0].set(
+        xlabel="objects in the scene",
+        ylabel="accuracy (colour of the queried shape)",
+        ylim=(0, 1.05),
+        xticks=ks,
+        title="Answering per-object queries from pixels",
+    )
+    axes[1].set(
+        xlabel="objects in the scene",
+        ylabel="foreground ARI of the slot masks",
+        ylim=(0, 1.05),
+        xticks=ks,
+        title="Does each slot hold one object?",
+    )
+    for ax in axes:
+        ax.legend(loc="lower left")
+    return axes
+
+
+def plot_slot_masks(image: torch.Tensor, masks: torch.Tensor, truth: torch.Tensor):
+    """An image, its true objects, the slot model's grouping, and each slot's mask."""
+    k, size = len(masks), image.shape[-1]
+    masks = masks.view(k, size, size)
+    fig, axes = plt.subplots(1, 3 + k, figsize=(1.9 * (3 + k), 2.4))
+    show_image(axes[0], image, "image")
+    axes[1].imshow(truth, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    axes[2].imshow(
+        masks.argmax(0), cmap="tab10", vmin=0, vmax=9, interpolation="nearest"
+    )
+    for j in range(k):
+        axes[3 + j].imshow(
+            masks[j], cmap="gray", vmin=0, vmax=1, interpolation="nearest"
+        )
+    titles = ["true objects", "slot grouping", *(f"slot {j + 1}" for j in range(k))]
+    for ax, title in zip(axes[1:], titles, strict=True):
+        ax.set(xticks=[], yticks=[], title=title)
+        ax.grid(False)
+    fig.suptitle("What each slot paints on a scene with more objects than in training")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,209 @@
+"""The binding chapter's library: scenes, codes, readers, slot attention."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from math import comb
+
+import numpy as np
+import pytest
+import torch
+
+from compgen import TrainConfig
+from compgen.binding import codes, pixels, scenes
+
+WORLD = scenes.World()
+SMALL = scenes.World(n_colors=2, n_shapes=2, grid=2)
+
+# ---------------------------------------------------------------- scenes
+
+
+def test_scenes_have_the_promised_shape_and_repeat_by_seed():
+    s = scenes.make_scenes(50, seed=3, n_objects=[1, 3])
+    assert s.shape == (50, 3, 3) and s.dtype == np.int64
+    assert np.array_equal(s, scenes.make_scenes(50, seed=3, n_objects=[1, 3]))
+    assert not np.array_equal(s, scenes.make_scenes(50, seed=4, n_objects=[1, 3]))
+    sizes = (s[:, :, 0] >= 0).sum(1)
+    assert set(sizes) == {1, 3}
+    scenes.check_scenes(s, WORLD)  # distinct shapes and cells, ids in range
+
+
+def test_render_draws_each_object_where_its_mask_says():
+    s = np.array([[[0, 0, 0], [2, 4, 8]]])  # red square top-left, blue cross
+    images, masks = scenes.render(s)
+    assert images.shape == (1, 3, 18, 18) and masks.shape == (1, 18, 18)
+    assert (masks == 1).sum() == 25 and (masks == 2).sum() == 9  # square, cross
+    assert torch.allclose(images[0, :, 1, 1], torch.tensor(scenes.COLORS["red"]))
+    assert torch.allclose(images[0, :, 13, 13], torch.tensor(scenes.COLORS["blue"]))
+    assert images[0][:, masks[0] == 0].abs().sum() == 0  # black background
+
+
+def test_all_scenes_counts_by_hand():
+    # choose k of S shapes, colour each of them: C(S, k) * C**k scenes
+    for k in (1, 2, 3):
+        assert len(scenes.all_scenes(k)) == comb(6, k) * 6**k
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_colors": 0}, "n_colors"),
+        ({"n_shapes": 7}, "n_shapes"),
+        ({"grid": 0}, "grid"),
+    ],
+)
+def test_world_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        scenes.World(**kwargs)
+
+
+def test_scene_input_validation():
+    with pytest.raises(ValueError, match="objects"):
+        scenes.make_scenes(5, seed=0, n_objects=7)
+    with pytest.raises(ValueError, match="positive int"):
+        scenes.make_scenes(0, seed=0, n_objects=2)
+    with pytest.raises(ValueError, match="shape"):
+        scenes.render(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="shapes must not repeat"):
+        scenes.render(np.array([[[0, 1, 0], [1, 1, 2]]]))
+    with pytest.raises(ValueError, match="colour ids"):
+        scenes.render(np.array([[[9, 1, 0]]]))
+
+
+# ---------------------------------------------------------------- codes
+
+
+def test_the_superposition_catastrophe_by_hand():
+    red_square_blue_circle = np.array([[[0, 0, 0], [2, 1, 1]]])
+    blue_square_red_circle = np.array([[[2, 0, 0], [0, 1, 1]]])
+    for code, same in (("bag", True), ("conjunctive", False), ("slots", False)):
+        a = codes.encode(red_square_blue_circle, code)
+        b = codes.encode(blue_square_red_circle, code)
+        if code == "slots":  # compare as sets of slots (rows), not column by column
+            a, b = ({tuple(row.tolist()) for row in x[0]} for x in (a, b))
+            assert (a == b) == same
+        else:
+            assert torch.equal(a, b) == same, code
+
+
+def test_collision_count_matches_a_hand_count():
+    # two colours, two shapes, two objects: {r s, r c}, {r s, b c}, {b s, r c},
+    # {b s, b c}; the bag code merges only {r s, b c} and {b s, r c}
+    assert codes.count_collisions(2, "bag", world=SMALL) == {
+        "scenes": 4,
+        "codes": 3,
+        "ambiguous": 2,
+    }
+    for code in ("conjunctive", "slots"):
+        assert codes.count_collisions(2, code, world=SMALL)["ambiguous"] == 0
+    # in general, two objects collide unless they share their colour: (C-1)/C
+    count = codes.count_collisions(2, "bag", world=WORLD)
+    assert count["ambiguous"] / count["scenes"] == pytest.approx(5 / 6)
+
+
+def test_codes_shapes_and_ambiguity():
+    s = scenes.all_scenes(2)
+    assert codes.encode(s, "bag").shape == (len(s), 12)
+    assert codes.encode(s, "conjunctive").shape == (len(s), 36)
+    assert codes.encode(s, "slots").shape == (len(s), 2, 12)
+    amb = codes.ambiguous(s, "bag")
+    assert np.array_equal(amb, s[:, 0, 0] != s[:, 1, 0])  # colours differ
+    assert not codes.ambiguous(s, "slots").any()
+    with pytest.raises(ValueError, match="code must be one of"):
+        codes.encode(s, "holistic")
+
+
+def test_best_accuracy_is_a_coin_flip_on_look_alikes():
+    s = scenes.all_scenes(2)
+    amb = codes.ambiguous(s, "bag")
+    assert codes.best_accuracy(s[amb], "bag") == 0.5
+    assert codes.best_accuracy(s[~amb], "bag") == 1.0
+    assert codes.best_accuracy(s, "conjunctive") == 1.0
+
+
+def test_composition_split_holds_pairs_out_of_training():
+    split = codes.composition_split(WORLD, seed=0)
+    held = {tuple(p) for p in codes.hold_out_pairs(WORLD, seed=0)}
+    assert len(held) == 6 and len({c for c, _ in held}) == len({s for _, s in held})
+    train_pairs = {(c, s) for sc in split["train"] for c, s, _ in sc if c >= 0}
+    assert not train_pairs & held and len(train_pairs) == 30
+    assert {(c, s) for c, s, _ in split["alone"][:, 0]} == held
+    assert all((c, s) in held for c, s, _ in split["with_other"][:, 0])
+    assert all((c, s) not in held for c, s, _ in split["with_other"][:, 1])
+
+
+def test_readers_overfit_and_repeat():
+    s = scenes.all_scenes(2, world=scenes.World(n_colors=3, n_shapes=3))
+    config = codes.ReaderConfig(train=TrainConfig(steps=300, lr=1e-2, eval_every=0))
+    world = scenes.World(n_colors=3, n_shapes=3)
+    _, h1 = codes.fit_reader("slots", s, seed=0, world=world, config=config)
+    _, h2 = codes.fit_reader("slots", s, seed=0, world=world, config=config)
+    assert h1.last("acc_train") == 1.0
+    assert h1.series("loss")[1].tolist() == h2.series("loss")[1].tolist()
+    _, h3 = codes.fit_reader("conjunctive", s, seed=0, world=world, config=config)
+    assert h3.last("acc_train") == 1.0
+
+
+# ---------------------------------------------------------------- pixels
+
+
+def ari_by_hand(true: list[int], pred: list[int]) -> float:
+    """Hubert & Arabie's adjusted Rand index from pair counts, pixel by pixel."""
+    n = len(true)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    same_t = [true[i] == true[j] for i, j in pairs]
+    same_p = [pred[i] == pred[j] for i, j in pairs]
+    both = sum(a and b for a, b in zip(same_t, same_p, strict=True))
+    a, b, total = sum(same_t), sum(same_p), len(pairs)
+    expected = a * b / total
+    return (both - expected) / ((a + b) / 2 - expected)
+
+
+def test_ari_matches_a_pair_count_and_ignores_the_background():
+    true = torch.tensor([[0, 0, 1, 1, 1, 2, 2, 2, 2]])
+    pred = torch.tensor([[5, 3, 0, 0, 1, 1, 2, 2, 2]])  # background labels ignored
+    expected = ari_by_hand([1, 1, 1, 2, 2, 2, 2], [0, 0, 1, 1, 2, 2, 2])
+    assert pixels.adjusted_rand_index(true, pred).item() == pytest.approx(expected)
+    renamed = torch.tensor([[0, 0, 4, 4, 4, 3, 3, 3, 3]])
+    assert pixels.adjusted_rand_index(true, renamed).item() == pytest.approx(1.0)
+    one = torch.tensor([[0, 1, 1, 1]])
+    assert pixels.adjusted_rand_index(one, torch.tensor([[2, 0, 0, 0]])).item() == 1.0
+
+
+def test_pixel_models_give_logits_per_query_and_masks_that_sum_to_one():
+    batch = pixels.scene_batch(4, seed=0, n_objects=3)
+    assert batch["images"].shape == (4, 3, 18, 18) and batch["n_slots"] == 4
+    for kind in pixels.MODELS:
+        model = pixels.make_model(kind)
+        logits = model(batch["images"], batch["queries"], batch["n_slots"])
+        assert logits.shape == (4, 3, 6)
+    assert model.masks.shape == (4, 4, 324)
+    assert torch.allclose(model.masks.sum(1), torch.ones(4, 324))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        pixels.make_model("transformer")
+
+
+def test_slot_model_overfits_a_few_scenes_and_repeats():
+    config = pixels.PixelConfig(
+        counts=(2,), batch_size=8, train=TrainConfig(steps=150, lr=3e-3)
+    )
+    fixed = pixels.scene_batch(8, seed=1, n_objects=2)
+    m1, h1 = pixels.fit("baseline", seed=0, config=config, batches=lambda step: fixed)
+    _, h2 = pixels.fit("baseline", seed=0, config=config, batches=lambda step: fixed)
+    assert h1.series("loss")[1].tolist() == h2.series("loss")[1].tolist()
+    assert h1.last("loss") < 0.05
+    config = replace(config, train=TrainConfig(steps=300, lr=3e-3))
+    m2, h3 = pixels.fit("slots", seed=0, config=config, batches=lambda step: fixed)
+    loss = h3.series("loss")[1]
+    assert loss[-1] < loss[0] / 4  # the repainting loss falls, and answers come
+    m2.eval()
+    with torch.no_grad():
+        logits = m2(fixed["images"], fixed["queries"], fixed["n_slots"])
+    assert (logits.argmax(-1) == fixed["answers"]).float().mean() >= 0.75
+
+
+def test_evaluate_reports_accuracy_and_ari_per_count():
+    model = pixels.make_model("slots")
+    result = pixels.evaluate(model, [1, 4], seed=0, n=10)
+    assert set(result) == {1, 4} and set(result[4]) == {"acc", "ari"}
+    assert 0 <= result[4]["acc"] <= 1 and -1 <= result[4]["ari"] <= 1
