@@ -1,0 +1,257 @@
+"""The chapter's figures, and an explorer of the sweep that needs no kernel."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..core.plotting import COLORS, ROLE_COLORS
+from .sweep import pick
+from .task import SUPPORTS, ModularTask, support_counts
+
+SUPPORT_COLORS = {
+    "compositional": ROLE_COLORS["ours"],
+    "disconnected": COLORS["orange"],
+    "non_compositional": COLORS["red"],
+}
+LABELS = {s: s.replace("_", "-") for s in SUPPORTS}
+
+
+def plot_support(task: ModularTask, train: np.ndarray, ax=None, title: str = ""):
+    """Which modules were trained together: an (M, M) grid of counts."""
+    ax = ax or plt.gca()
+    counts = support_counts(task, train).astype(float)
+    image = ax.imshow(np.ma.masked_equal(counts, 0), cmap="Blues", vmin=0)
+    ax.set_facecolor("#f3f3f3")  # never trained together: light grey
+    ticks = range(task.n_modules)
+    ax.set(xticks=ticks, yticks=ticks, xlabel="module", ylabel="module", title=title)
+    ax.grid(False)
+    return image
+
+
+def plot_supports(task: ModularTask, splits: dict[str, np.ndarray]):
+    """One support grid per entry of `splits` (name -> trained combination indices)."""
+    fig, axes = plt.subplots(1, len(splits), figsize=(3.2 * len(splits), 3.3))
+    for ax, (name, train) in zip(np.atleast_1d(axes), splits.items(), strict=True):
+        image = plot_support(task, train, ax, f"{LABELS.get(name, name)}")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="trained combinations with both")
+    fig.suptitle("Training supports: how often two modules were trained together")
+    return fig
+
+
+def plot_heatmaps(results: Sequence[dict], coverages, widths, n_tasks):
+    """OOD R² over (coverage, width), one panel per number of training tasks."""
+    fig, axes = plt.subplots(
+        1, len(n_tasks), figsize=(3.4 * len(n_tasks), 3.2), sharey=True
+    )
+    for ax, n in zip(np.atleast_1d(axes), n_tasks, strict=True):
+        grid = np.array(
+            [
+                [
+                    pick(results, coverage=c, width=w, n_tasks=n)["ood_r2"]
+                    for c in coverages
+                ]
+                for w in widths
+            ]
+        )
+        image = ax.imshow(grid, vmin=0, vmax=1, origin="lower", aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if v > 0.6 else "white",
+            )
+        ax.set(
+            xticks=range(len(coverages)),
+            xticklabels=[f"{c:g}" for c in coverages],
+            yticks=range(len(widths)),
+            yticklabels=[str(w) for w in widths],
+            xlabel="coverage (fraction trained)",
+            title=f"{n} training tasks",
+        )
+        ax.grid(False)
+    np.atleast_1d(axes)[0].set_ylabel("width (hidden units)")
+    fig.colorbar(image, ax=axes, shrink=0.9, label="OOD R²")
+    fig.suptitle("R² on held-out combinations rises with coverage, width and data")
+    return fig
+
+
+def plot_controls(results: Sequence[dict], coverage: float, widths):
+    """OOD R² of the three supports at one coverage, by width; ID R² as ticks."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    step = 0.8 / len(SUPPORTS)
+    for k, s in enumerate(SUPPORTS):
+        rows = [pick(results, coverage=coverage, width=w, support=s) for w in widths]
+        xs = np.arange(len(widths)) + (k - 1) * step
+        ax.bar(
+            xs,
+            [r["ood_r2"] for r in rows],
+            step * 0.9,
+            color=SUPPORT_COLORS[s],
+            label=f"{LABELS[s]}: held-out",
+        )
+        ax.scatter(
+            xs,
+            [r["id_r2"] for r in rows],
+            marker="_",
+            s=300,
+            color="black",
+            label="trained combinations" if k == 0 else None,
+            zorder=3,
+        )
+    ax.set(
+        xticks=range(len(widths)),
+        xticklabels=[str(w) for w in widths],
+        xlabel="width (hidden units)",
+        ylabel="R²",
+        ylim=(min(0, ax.get_ylim()[0]), 1.05),
+        title=f"Three supports, each trained on {coverage:.0%} of the combinations",
+    )
+    ax.legend(loc="upper left", fontsize=8, ncols=2)
+    return fig
+
+
+def plot_probe(results: Sequence[dict], grid: Sequence[dict], correlation: float):
+    """Probe R² of z from the last hidden layer against OOD R², every student."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    widths = sorted({r["width"] for r in grid})
+    marks = dict(zip(widths, ("o", "s", "D", "^", "v"), strict=False))
+    for w in widths:
+        rows = [r for r in grid if r["width"] == w]
+        ax.scatter(
+            [r["probe_r2"][-1] for r in rows],
+            [r["ood_r2"] for r in rows],
+            marker=marks[w],
+            color=ROLE_COLORS["train"],
+            alpha=0.7,
+            label=f"compositional, width {w}",
+        )
+    for s in SUPPORTS[1:]:
+        rows = [r for r in results if r["support"] == s]
+        ax.scatter(
+            [r["probe_r2"][-1] for r in rows],
+            [r["ood_r2"] for r in rows],
+            marker="x",
+            color=SUPPORT_COLORS[s],
+            label=LABELS[s],
+        )
+    ax.set(
+        xlabel="probe R² of z from the last hidden layer (held-out combinations)",
+        ylabel="OOD R² of the student",
+        title=f"Decodable z, composable student (r = {correlation:.2f})",
+    )
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_pair_coverage(result: dict, ax=None):
+    """R² of each held-out combination against how many of its pairs were trained."""
+    ax = ax or plt.gca()
+    rng = np.random.default_rng(0)
+    cov, r2 = result["pair_coverage"], np.clip(result["combo_r2"], -0.5, 1)
+    ax.scatter(
+        cov + rng.uniform(-0.03, 0.03, len(cov)),
+        r2,
+        s=14,
+        alpha=0.7,
+        color=SUPPORT_COLORS[result["support"]],
+    )
+    ax.set(
+        xlim=(-0.1, 1.1),
+        ylim=(-0.55, 1.05),
+        xlabel="fraction of its module pairs trained together",
+        ylabel="R² (clipped at -0.5)",
+        title=f"held-out combinations: R² = {result['ood_r2']:.2f} overall",
+    )
+    return ax
+
+
+def frame(task: ModularTask, result: dict, dpi: int = 72) -> bytes:
+    """One explorer frame as PNG: the support and the per-combination R²."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.3), width_ratios=(1, 1.5))
+    plot_support(task, result["train"], axes[0], "modules trained together")
+    plot_pair_coverage(result, axes[1])
+    fig.suptitle(
+        f"{LABELS[result['support']]} support, coverage {result['coverage']:.2f}, "
+        f"width {result['width']}, {result['n_tasks']} tasks"
+    )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _stack(images, control):
+    """A Stack of images whose shown child follows `control`, in the browser."""
+    import ipywidgets as w
+
+    stack = w.Stack([w.Image(value=png, format="png") for png in images])
+    w.jslink((control, "index"), (stack, "selected_index"))
+    return stack
+
+
+def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, control):
+    """Precomputed frames switched by sliders in the page itself (no kernel needed).
+
+    Tab 1: coverage x width on the compositional support (most data). Tab 2: the
+    three supports at `control` coverage, by width.
+    """
+    import ipywidgets as w
+
+    most = max(r["n_tasks"] for r in results)
+    width_a = w.SelectionSlider(options=[str(x) for x in widths], description="width")
+    cover = w.SelectionSlider(
+        options=[f"{c:g}" for c in coverages], description="coverage"
+    )
+    outer = w.Stack(
+        [
+            _stack(
+                [
+                    frame(
+                        task,
+                        pick(
+                            results,
+                            coverage=c,
+                            width=x,
+                            n_tasks=most,
+                            support="compositional",
+                        ),
+                    )
+                    for x in widths
+                ],
+                width_a,
+            )
+            for c in coverages
+        ]
+    )
+    w.jslink((cover, "index"), (outer, "selected_index"))
+    width_b = w.SelectionSlider(options=[str(x) for x in widths], description="width")
+    support = w.Dropdown(options=[LABELS[s] for s in SUPPORTS], description="support")
+    by_support = w.Stack(
+        [
+            _stack(
+                [
+                    frame(task, pick(results, coverage=control, width=x, support=s))
+                    for x in widths
+                ],
+                width_b,
+            )
+            for s in SUPPORTS
+        ]
+    )
+    w.jslink((support, "index"), (by_support, "selected_index"))
+    tabs = w.Tab(
+        [
+            w.VBox([w.HBox([cover, width_a]), outer]),
+            w.VBox([w.HBox([support, width_b]), by_support]),
+        ]
+    )
+    tabs.titles = ("coverage x width", f"three supports at coverage {control:.2f}")
+    return tabs
