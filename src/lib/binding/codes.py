@@ -265,3 +265,57 @@ def composition_split(world: World = World(), *, seed: int) -> dict[str, np.ndar
         "alone": np.array(alone),
         "with_other": np.array(with_other),
     }
+
+
+def compare_codes(
+    scenes: np.ndarray,
+    tests: dict[str, np.ndarray],
+    *,
+    seed: int,
+    world: World = World(),
+    config: ReaderConfig = ReaderConfig(),
+    first_only: tuple[str, ...] = (),
+) -> tuple[dict[str, nn.Module], dict[str, dict[str, float]]]:
+    """Train one reader per code on `scenes`; return readers and accuracies.
+
+    `results[code]` maps "train" and each test set name to the final accuracy.
+    """
+    readers, results = {}, {}
+    for code in CODES:
+        readers[code], history = fit_reader(
+            code,
+            scenes,
+            seed=seed,
+            world=world,
+            config=config,
+            eval_sets=tests,
+            first_only=first_only,
+        )
+        results[code] = {k: history.last(f"acc_{k}") for k in ("train", *tests)}
+    return readers, results
+
+
+def composition_experiment(
+    seeds, *, world: World = World(), config: ReaderConfig = ReaderConfig()
+) -> dict[str, dict[str, float]]:
+    """Held-out pair accuracy per code, averaged over one split per seed.
+
+    Returns results[code] = {"train", "alone", "other"} mean accuracies.
+    """
+    runs = []
+    for seed in seeds:
+        split = composition_split(world, seed=seed)
+        tests = {"alone": split["alone"], "other": split["with_other"]}
+        _, result = compare_codes(
+            split["train"],
+            tests,
+            seed=seed,
+            world=world,
+            config=config,
+            first_only=("alone", "other"),
+        )
+        runs.append(result)
+    return {
+        code: {k: float(np.mean([r[code][k] for r in runs])) for k in runs[0][code]}
+        for code in CODES
+    }

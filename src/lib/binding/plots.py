@@ -28,7 +28,7 @@ def plot_scenes(scenes: np.ndarray, world: World = World(), *, ncols: int = 4):
     """A grid of rendered scenes, each titled with what it holds."""
     images, _ = render(scenes, world=world)
     nrows = -(-len(scenes) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.1 * ncols, 2.3 * nrows))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.1 * ncols, 2.7 * nrows))
     for ax, image, scene in zip(np.ravel(axes), images, scenes, strict=False):
         show_image(ax, image, describe(scene).replace(" + ", "\n+ "))
         ax.title.set_fontsize(7)
@@ -106,9 +106,9 @@ def plot_accuracy_bars(
         for xi, v in zip(x, values, strict=True):
             ax.text(xi, v + 0.02, f"{v:.2f}", ha="center", fontsize=7)
         if ceiling and code in ceiling:
-            ax.hlines(
-                ceiling[code], x[0] - width / 2, x[0] + width / 2, colors="k", lw=2
-            )
+            left, right = x[0] - width / 2, x[0] + width / 2
+            best = f"best any {code} reader can do"
+            ax.hlines(ceiling[code], left, right, colors="k", lw=2.5, label=best)
     if chance is not None:
         mark_chance(ax, chance)
     ax.set_xticks(range(len(groups)), list(groups.values()))
@@ -144,9 +144,7 @@ def plot_by_count(results: dict[str, dict], train_counts, *, chance: float, axes
     ks = sorted(next(iter(results.values())))
     for ax in axes:
         ax.axvspan(min(train_counts) - 0.5, max(train_counts) + 0.5, color="0.92")
-        ax.text(
-            np.mean(train_counts), 0.04, "seen in\ntraining", ha="center", fontsize=8
-        )
+        ax.text(np.mean(train_counts), 1.0, "seen in training", ha="center")
     for kind, by_k in results.items():
         label = "slot attention" if kind == "slots" else "CNN + MLP (no slots)"
         acc = [by_k[k]["acc"] for k in ks]
@@ -158,14 +156,14 @@ def plot_by_count(results: dict[str, dict], train_counts, *, chance: float, axes
     axes[0].set(
         xlabel="objects in the scene",
         ylabel="accuracy (colour of the queried shape)",
-        ylim=(0, 1.05),
+        ylim=(0, 1.08),
         xticks=ks,
         title="Answering per-object queries from pixels",
     )
     axes[1].set(
         xlabel="objects in the scene",
         ylabel="foreground ARI of the slot masks",
-        ylim=(0, 1.05),
+        ylim=(0, 1.08),
         xticks=ks,
         title="Does each slot hold one object?",
     )
@@ -174,13 +172,20 @@ def plot_by_count(results: dict[str, dict], train_counts, *, chance: float, axes
     return axes
 
 
-def plot_slot_masks(image: torch.Tensor, masks: torch.Tensor, truth: torch.Tensor):
-    """An image, its true objects, the slot model's grouping, and each slot's mask."""
-    k, size = len(masks), image.shape[-1]
-    masks = masks.view(k, size, size)
-    fig, axes = plt.subplots(1, 3 + k, figsize=(1.9 * (3 + k), 2.4))
+def plot_slot_masks(model, batch: dict, index: int = 0):
+    """One image, its true objects, the slot model's grouping and every slot's mask."""
+    from matplotlib.colors import ListedColormap
+
+    with torch.no_grad():
+        model(batch["images"], batch["queries"], batch["n_slots"])
+    image, truth = batch["images"][index], batch["masks"][index]
+    size = image.shape[-1]
+    masks = model.masks[index].view(-1, size, size)
+    k = len(masks)
+    fig, axes = plt.subplots(1, 3 + k, figsize=(1.6 * (3 + k), 2.3))
     show_image(axes[0], image, "image")
-    axes[1].imshow(truth, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    palette = ListedColormap(["black", *plt.get_cmap("tab10").colors[:9]])
+    axes[1].imshow(truth, cmap=palette, vmin=0, vmax=9, interpolation="nearest")
     axes[2].imshow(
         masks.argmax(0), cmap="tab10", vmin=0, vmax=9, interpolation="nearest"
     )
@@ -188,10 +193,10 @@ def plot_slot_masks(image: torch.Tensor, masks: torch.Tensor, truth: torch.Tenso
         axes[3 + j].imshow(
             masks[j], cmap="gray", vmin=0, vmax=1, interpolation="nearest"
         )
-    titles = ["true objects", "slot grouping", *(f"slot {j + 1}" for j in range(k))]
+    titles = ["true objects", "each pixel's slot", *(f"slot {j + 1}" for j in range(k))]
     for ax, title in zip(axes[1:], titles, strict=True):
         ax.set(xticks=[], yticks=[], title=title)
         ax.grid(False)
-    fig.suptitle("What each slot paints on a scene with more objects than in training")
+    fig.suptitle(f"The slot model's masks on a scene of {k - 1} objects, {k} slots")
     fig.tight_layout()
     return fig

@@ -90,12 +90,14 @@ def make_scenes(
         raise ValueError(f"n must be a positive int, got {n!r}")
     counts = [world.check_count(k) for k in np.atleast_1d(n_objects).tolist()]
     rng = make_rng(seed)
+    k_max = max(counts)
+    out = np.empty((n, k_max, 3), dtype=np.int64)
+    out[:, :, 0] = rng.integers(0, world.n_colors, (n, k_max))
+    # a random permutation per scene; its first k entries are distinct
+    out[:, :, 1] = rng.random((n, world.n_shapes)).argsort(axis=1)[:, :k_max]
+    out[:, :, 2] = rng.random((n, world.grid**2)).argsort(axis=1)[:, :k_max]
     ks = rng.choice(counts, size=n)
-    out = np.full((n, max(counts), 3), -1, dtype=np.int64)
-    for i, k in enumerate(ks):
-        out[i, :k, 0] = rng.integers(0, world.n_colors, k)
-        out[i, :k, 1] = rng.choice(world.n_shapes, k, replace=False)
-        out[i, :k, 2] = rng.choice(world.grid**2, k, replace=False)
+    out[np.arange(k_max) >= ks[:, None]] = -1
     return out
 
 
@@ -106,13 +108,13 @@ def all_scenes(n_objects: int, *, world: World = World()) -> np.ndarray:
     play no part in the feature codes, so this is every distinct scene they see.
     """
     k = world.check_count(n_objects)
-    rows = []
-    for shapes in combinations(range(world.n_shapes), k):
-        for colors in product(range(world.n_colors), repeat=k):
-            rows.append(
-                [(c, s, j) for j, (c, s) in enumerate(zip(colors, shapes, strict=True))]
-            )
-    return np.array(rows, dtype=np.int64)
+    shapes = np.array(list(combinations(range(world.n_shapes), k)))  # (m, k)
+    colors = np.array(list(product(range(world.n_colors), repeat=k)))  # (p, k)
+    out = np.empty((len(shapes), len(colors), k, 3), dtype=np.int64)
+    out[..., 0] = colors[None]
+    out[..., 1] = shapes[:, None]
+    out[..., 2] = np.arange(k)
+    return out.reshape(-1, k, 3)
 
 
 def render(
@@ -127,12 +129,13 @@ def render(
     size = world.size
     images = np.zeros((n, 3, size, size), dtype=np.float32)
     masks = np.zeros((n, size, size), dtype=np.int64)
-    for i, j in zip(*np.nonzero(scenes[:, :, 0] >= 0), strict=True):
-        color, shape, cell = scenes[i, j]
-        top, left = 1 + PITCH * (cell // world.grid), 1 + PITCH * (cell % world.grid)
-        rows, cols = np.nonzero(_MASKS[shape])
-        images[i, :, top + rows, left + cols] = _RGB[color]
-        masks[i, top + rows, left + cols] = j + 1
+    i, j = np.nonzero(scenes[:, :, 0] >= 0)  # every object: scene i, row j
+    color, shape, cell = scenes[i, j].T
+    top, left = 1 + PITCH * (cell // world.grid), 1 + PITCH * (cell % world.grid)
+    obj, rows, cols = np.nonzero(_MASKS[shape])  # every object pixel
+    y, x, scene = top[obj] + rows, left[obj] + cols, i[obj]
+    images[scene, :, y, x] = _RGB[color[obj]]
+    masks[scene, y, x] = j[obj] + 1
     return torch.from_numpy(images), torch.from_numpy(masks)
 
 
@@ -153,7 +156,7 @@ def check_scenes(scenes: np.ndarray, world: World) -> np.ndarray:
             )
     for col, name in ((1, "shapes"), (2, "cells")):
         vals = np.where(present, scenes[:, :, col], -1 - np.arange(scenes.shape[1]))
-        if any(len(set(row)) < len(row) for row in vals.tolist()):
+        if (np.diff(np.sort(vals, axis=1), axis=1) == 0).any():
             raise ValueError(f"{name} must not repeat within a scene")
     return scenes.astype(np.int64)
 

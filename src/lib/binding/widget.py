@@ -23,12 +23,15 @@ from .scenes import (
     SPRITES,
     World,
     all_scenes,
-    describe,
 )
 
 
 def composer_data(readers: dict[str, nn.Module], world: World = World()) -> dict:
-    """Per two-object scene: its codes, look-alikes and each reader's answers."""
+    """Per two-object scene: its codes, look-alikes and each reader's answers.
+
+    Keyed by "c1-s1-c2-s2" (objects in shape order); look-alikes are listed by
+    key, answers as one digit (a colour id) per object.
+    """
     scenes = all_scenes(2, world=world)
     idx, shape, _ = make_queries(scenes)
     table = {}
@@ -45,11 +48,14 @@ def composer_data(readers: dict[str, nn.Module], world: World = World()) -> dict
             row = table.setdefault(
                 _key(scene), {"codes": {}, "alike": {}, "answers": {}}
             )
-            row["codes"][code] = x[i].flatten().int().tolist()
-            row["alike"][code] = [
-                describe(scenes[j]) for j in groups[keys[i]] if j != i
-            ]
-            row["answers"][code] = answers[i].tolist()
+            units = x[i].int()
+            if code == "conjunctive":  # the units that are on
+                row["codes"][code] = units.nonzero().flatten().tolist()
+            else:  # digit strings, one per slot: "100000010000"
+                rows = units.view(-1, units.shape[-1]).tolist()
+                row["codes"][code] = ["".join(map(str, r)) for r in rows]
+            row["alike"][code] = [_key(scenes[j]) for j in groups[keys[i]] if j != i]
+            row["answers"][code] = "".join(map(str, answers[i].tolist()))
     return table
 
 
@@ -66,13 +72,19 @@ def scene_composer(readers: dict[str, nn.Module], world: World = World()):
         raise ValueError("the composer is drawn for the default World")
     uid = "bind" + uuid.uuid4().hex[:8]
     data = {
-        "table": composer_data(readers, world),
+        "table": {  # positional, in CODES order, to keep the page small
+            key: [
+                [row[part][c] for c in CODES] for part in ("codes", "alike", "answers")
+            ]
+            for key, row in composer_data(readers, world).items()
+        },
         "colors": COLOR_NAMES,
         "shapes": SHAPE_NAMES,
         "rgb": [[round(255 * v) for v in COLORS[c]] for c in COLOR_NAMES],
         "sprites": [list(SPRITES[s]) for s in SHAPE_NAMES],
     }
-    return HTML(_TEMPLATE.replace("UID", uid).replace("DATA", json.dumps(data)))
+    data = json.dumps(data, separators=(",", ":"))
+    return HTML(_TEMPLATE.replace("UID", uid).replace("DATA", data))
 
 
 _TEMPLATE = """
@@ -98,6 +110,11 @@ the chapter ran)<br>
   const bars = v => v.map(x => '<span style="display:inline-block;width:14px;' +
       'margin:1px;text-align:center;background:' + (x ? '#E69F00' : '#eee') + '">' +
       x + '</span>').join("");
+  const describe = key => {
+    const [c1, s1, c2, s2] = key.split("-").map(Number);
+    return D.colors[c1] + " " + D.shapes[s1] + " + " +
+      D.colors[c2] + " " + D.shapes[s2];
+  };
   function draw() {
     const c1 = +sel("c1").value, s1 = +sel("s1").value;
     const c2 = +sel("c2").value, s2 = +sel("s2").value, out = root.querySelector(
@@ -108,18 +125,17 @@ the chapter ran)<br>
     const row = D.table[a.join("-")];
     let h = '<svg width="84" height="42" style="background:#000">' +
       sprite(c1, s1, 6) + sprite(c2, s2, 48) + '</svg><table>';
-    for (const code of ["bag", "conjunctive", "slots"]) {
-      const v = row.codes[code], alike = row.alike[code], got = row.answers[code];
+    for (const [i, code] of ["bag", "conjunctive", "slots"].entries()) {
+      const v = row[0][i], alike = row[1][i], got = [...row[2][i]].map(Number);
       const ans = [[a[1], a[0], got[0]], [a[3], a[2], got[1]]].map(([s, truth, g]) =>
         "the " + D.shapes[s] + "? " + D.colors[g] +
         (g === truth ? " &#10003;" : " &#10007;")).join("; ");
       const units = code === "conjunctive"
-        ? v.map((x, i) => x ? D.colors[Math.floor(i / 6)] + "&nbsp;" + D.shapes[i % 6]
-          : "").filter(Boolean).join(" + ") + " (2 of 36 units on)"
-        : code === "slots" ? bars(v.slice(0, 12)) + " | " + bars(v.slice(12))
-        : bars(v);
+        ? v.map(i => D.colors[Math.floor(i / 6)] + "&nbsp;" + D.shapes[i % 6])
+          .join(" + ") + " (2 of 36 units on)"
+        : v.map(digits => bars([...digits].map(Number))).join(" | ");
       const same = alike.length
-        ? '<span style="color:#D55E00">' + alike.join(", ") + "</span>"
+        ? '<span style="color:#D55E00">' + alike.map(describe).join(", ") + "</span>"
         : "no other scene";
       h += "<tr><td><b>" + code + '</b></td><td style="font-family:monospace">' +
         units + "</td></tr><tr><td></td><td>same code as: " + same +
