@@ -335,3 +335,13 @@ def test_book_style_applies():
 
     compgen.use_book_style()
     assert plt.rcParams["axes.spines.top"] is False
+
+
+def test_torch_threads_restores_the_setting():
+    before = torch.get_num_threads()
+    with compgen.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive int"):
+        with compgen.torch_threads(0):
+            pass

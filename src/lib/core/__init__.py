@@ -1,7 +1,7 @@
 """The shared core every chapter uses: seeds, devices, training, checkpoints, style."""
 
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from .device import describe_device, get_device
+from .device import describe_device, get_device, torch_threads
 from .notebook import glue, in_colab, read_glued, show_source
 from .plotting import COLORS, ROLE_COLORS, mark_chance, use_book_style
 from .seeding import make_generator, make_rng, seed_everything
@@ -37,6 +37,7 @@ __all__ = [
     "seed_everything",
     "show_source",
     "to_device",
+    "torch_threads",
     "train",
     "use_book_style",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -57,3 +58,21 @@ def describe_device(device: torch.device | None = None) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run a block with `n` CPU threads for torch, then restore the setting.
+
+    Tiny models (a few thousand weights, small batches) gain nothing from a
+    second thread and lose a lot when the machine is busy, so chapters that train
+    many of them use `with torch_threads(1):`.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

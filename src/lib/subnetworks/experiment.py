@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..claims import Claim
+from ..core.device import torch_threads
 from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
 from .masks import (
     SUBROUTINES,
@@ -81,7 +82,10 @@ def run_one(exp: Experiment, condition: str, seed: int) -> dict:
 
 def run_experiment(exp: Experiment, *, seed: int = 0) -> list[dict]:
     """Every condition on `exp.n_seeds` seeds (seed, seed + 1, ...)."""
-    return [run_one(exp, c, seed + i) for c in CONDITIONS for i in range(exp.n_seeds)]
+    with torch_threads(1):  # tiny networks: a second thread only adds overhead
+        return [
+            run_one(exp, c, seed + i) for c in CONDITIONS for i in range(exp.n_seeds)
+        ]
 
 
 def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
