@@ -19,18 +19,15 @@ import time
 
 os.environ.setdefault("COMPGEN_PROGRESS", "0")
 
-import torch  # noqa: E402
-
 from compgen import coverage  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     task = coverage.ModularTask()
     config = coverage.SweepConfig()
     config = dataclasses.replace(
@@ -52,6 +49,7 @@ def main() -> int:
                 config=config,
                 batched=batched,
                 checkpoint=False,
+                threads=args.threads,
             )
             seconds.append(time.perf_counter() - start)
             ood.append([r["ood_r2"] for r in results])

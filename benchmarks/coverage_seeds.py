@@ -17,8 +17,6 @@ import time
 
 os.environ.setdefault("COMPGEN_PROGRESS", "0")
 
-import torch  # noqa: E402
-
 from compgen import coverage  # noqa: E402
 
 
@@ -28,13 +26,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dump", help="also write every student's numbers (JSON)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     task = coverage.ModularTask()
     students = coverage.sweep_students(task)
     rows, dumped = [], []
     for seed in args.seeds:
         start = time.perf_counter()
-        results = coverage.train_sweep(task, students, seed=seed, checkpoint=False)
+        results = coverage.train_sweep(
+            task, students, seed=seed, checkpoint=False, threads=args.threads
+        )
         values = coverage.headline(task, results)
         best = coverage.pick(
             results,

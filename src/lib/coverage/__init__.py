@@ -185,13 +185,18 @@ CLAIMS = [
     ),
     Claim(
         "controls_fail",
-        "At the same coverage and scale, the disconnected support stays ≥ 0.15 and "
-        "the non-compositional support ≥ 0.25 below the compositional one, at every "
-        "width.",
-        ("min_margin_disconnected", "min_margin_non_compositional"),
+        "At the same coverage, the disconnected and the non-compositional supports "
+        "stay ≥ 0.15 below the compositional one at every width, and at the largest "
+        "width the non-compositional one stays ≥ 0.3 below.",
+        (
+            "min_margin_disconnected",
+            "min_margin_non_compositional",
+            "ood_compositional",
+            "ood_non_compositional",
+        ),
         lambda g: (
-            g["min_margin_disconnected"] >= 0.15
-            and g["min_margin_non_compositional"] >= 0.25
+            min(g["min_margin_disconnected"], g["min_margin_non_compositional"]) >= 0.15
+            and g["ood_compositional"] - g["ood_non_compositional"] >= 0.3
         ),
     ),
     Claim(

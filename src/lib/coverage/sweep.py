@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..core.checkpoint import checkpoint_path
-from ..core.device import get_device
+from ..core.device import get_device, torch_threads
 from ..core.seeding import make_generator, make_rng
 from ..core.training import TrainConfig, train
 from .task import (
@@ -243,6 +243,7 @@ def train_sweep(
     batched: bool = True,
     checkpoint: bool = True,
     device: torch.device | str | None = None,
+    threads: int | None = 1,
 ) -> list[dict]:
     """Train every student and measure it; one result dict per student, in order.
 
@@ -251,8 +252,15 @@ def train_sweep(
     on trained combinations), "ood_r2" (held-out combinations), "probe_r2" (one
     per hidden layer: a ridge probe of z fit on trained combinations, scored on
     held-out ones), "combo_r2" and "pair_coverage" (per held-out combination),
-    and "model"/"member" to evaluate the student further.
+    and "model"/"member" to evaluate the student further. `threads`: CPU threads
+    for torch meanwhile (these small models gain little from a second thread and
+    lose much on a busy machine); None keeps the current setting.
     """
+    with torch_threads(threads or torch.get_num_threads()):
+        return _train_sweep(task, students, seed, config, batched, checkpoint, device)
+
+
+def _train_sweep(task, students, seed, config, batched, checkpoint, device):
     device = get_device(device) if not isinstance(device, torch.device) else device
     teacher, combos = make_teacher(task, seed=seed), all_combinations(task)
     groups: dict[tuple, list[int]] = {}
