@@ -109,6 +109,17 @@ def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
+def summary_values(summary: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The summary flattened into the names the chapter glues and CLAIMS read,
+    e.g. "selectivity_scratch", "selectivity_std_pretrained", "only_own_random"."""
+    out = {}
+    for condition, stats in summary.items():
+        key = condition.split()[0]
+        for stat, value in stats.items():
+            out[f"{stat.replace('selectivity_mean', 'selectivity')}_{key}"] = value
+    return out
+
+
 MATRIX_ROWS = ("full", "only A", "only B", "ablate A", "ablate B", "ablate both")
 
 
