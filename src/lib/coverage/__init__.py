@@ -131,7 +131,8 @@ def headline(task: ModularTask, results: Sequence[dict]) -> dict[str, float]:
 
 def pair_gap(result: dict) -> tuple[float, float]:
     """Mean R² of held-out combinations whose module pairs were all trained
-    together, and of those with a pair never trained together."""
+    together, and of those with a pair never trained together (each R² clipped
+    at -1, so one wild combination cannot dominate a mean)."""
     seen = result["pair_coverage"] == 1
     if seen.all() or not seen.any():
         raise ValueError(
@@ -273,13 +274,14 @@ EXERCISES = [
         high=1.0,
         tolerance=0.15,
         experiment=best_student_beyond_span,
-        solution="It drops well below the held-out R², often below zero. A task "
-        "with four modules is not a new combination of trained ones: its latent z "
-        "has more active entries, and the teacher's hidden layer a larger input, "
-        "than anything in training. The student interpolates inside the region its "
-        "training tasks span and has no reason to extrapolate the teacher's rule "
-        "beyond it. Coverage explains the success inside the span and the failure "
-        "outside it.",
+        solution="It stays about as high as on held-out combinations of the "
+        "trained sizes (about 0.95 in our runs on five seeds). At "
+        "coverage 0.9 every pair of modules in a four-module task was trained "
+        "together, and in this teacher modules combine by adding their "
+        "contributions inside one layer, so what the student learned from pairs "
+        "and triples carries over. The size of a combination is not what breaks "
+        "generalization here; pieces that were never trained together are (the "
+        "pair-coverage figure and the two controls).",
     ),
     MultipleChoice(
         id="coverage.ex2",

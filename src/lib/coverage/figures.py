@@ -34,9 +34,16 @@ def plot_support(task: ModularTask, train: np.ndarray, ax=None, title: str = "")
 
 def plot_supports(task: ModularTask, splits: dict[str, np.ndarray]):
     """One support grid per entry of `splits` (name -> trained combination indices)."""
-    fig, axes = plt.subplots(1, len(splits), figsize=(3.2 * len(splits), 3.3))
+    fig, axes = plt.subplots(
+        1,
+        len(splits),
+        figsize=(3.2 * len(splits), 3.3),
+        sharey=True,
+        layout="constrained",
+    )
     for ax, (name, train) in zip(np.atleast_1d(axes), splits.items(), strict=True):
         image = plot_support(task, train, ax, f"{LABELS.get(name, name)}")
+        ax.label_outer()
     fig.colorbar(image, ax=axes, shrink=0.8, label="trained combinations with both")
     fig.suptitle("Training supports: how often two modules were trained together")
     return fig
@@ -45,7 +52,11 @@ def plot_supports(task: ModularTask, splits: dict[str, np.ndarray]):
 def plot_heatmaps(results: Sequence[dict], coverages, widths, n_tasks):
     """OOD R² over (coverage, width), one panel per number of training tasks."""
     fig, axes = plt.subplots(
-        1, len(n_tasks), figsize=(3.4 * len(n_tasks), 3.2), sharey=True
+        1,
+        len(n_tasks),
+        figsize=(3.4 * len(n_tasks), 3.4),
+        sharey=True,
+        layout="constrained",
     )
     for ax, n in zip(np.atleast_1d(axes), n_tasks, strict=True):
         grid = np.array(
@@ -147,7 +158,7 @@ def plot_probe(results: Sequence[dict], grid: Sequence[dict], correlation: float
         ylabel="OOD R² of the student",
         title=f"Decodable z, composable student (r = {correlation:.2f})",
     )
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     return fig
 
 
@@ -168,20 +179,28 @@ def plot_pair_coverage(result: dict, ax=None):
         ylim=(-0.55, 1.05),
         xlabel="fraction of its module pairs trained together",
         ylabel="R² (clipped at -0.5)",
-        title=f"held-out combinations: R² = {result['ood_r2']:.2f} overall",
+        title=f"each held-out combination (all together: R² = {result['ood_r2']:.2f})",
     )
     return ax
 
 
-def frame(task: ModularTask, result: dict, dpi: int = 72) -> bytes:
-    """One explorer frame as PNG: the support and the per-combination R²."""
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.3), width_ratios=(1, 1.5))
+def plot_student(task: ModularTask, result: dict):
+    """A student's training support beside the R² of each held-out combination."""
+    fig, axes = plt.subplots(
+        1, 2, figsize=(8.4, 3.4), width_ratios=(1, 1.5), layout="constrained"
+    )
     plot_support(task, result["train"], axes[0], "modules trained together")
     plot_pair_coverage(result, axes[1])
     fig.suptitle(
         f"{LABELS[result['support']]} support, coverage {result['coverage']:.2f}, "
-        f"width {result['width']}, {result['n_tasks']} tasks"
+        f"width {result['width']}, {result['n_tasks']} training tasks"
     )
+    return fig
+
+
+def frame(task: ModularTask, result: dict, dpi: int = 72) -> bytes:
+    """`plot_student` as PNG bytes: one picture of the explorer."""
+    fig = plot_student(task, result)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
