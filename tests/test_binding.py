@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from compgen import TrainConfig
-from compgen.binding import codes, pixels, scenes
+from compgen.binding import codes, pixels, scenes, widget
 
 WORLD = scenes.World()
 SMALL = scenes.World(n_colors=2, n_shapes=2, grid=2)
@@ -207,3 +207,18 @@ def test_evaluate_reports_accuracy_and_ari_per_count():
     result = pixels.evaluate(model, [1, 4], seed=0, n=10)
     assert set(result) == {1, 4} and set(result[4]) == {"acc", "ari"}
     assert 0 <= result[4]["acc"] <= 1 and -1 <= result[4]["ari"] <= 1
+
+
+# ---------------------------------------------------------------- widget
+
+
+def test_composer_data_lists_the_swapped_scene_as_the_only_look_alike():
+    readers = {code: codes.make_reader(code) for code in codes.CODES}
+    table = widget.composer_data(readers)
+    assert len(table) == 540
+    row = table["0-0-2-1"]  # red square + blue circle
+    assert row["alike"] == {"bag": ["2-0-0-1"], "conjunctive": [], "slots": []}
+    assert row["codes"]["bag"] == ["101000110000"]
+    assert all(len(a) == 2 for a in row["answers"].values())
+    html = widget.scene_composer(readers).data
+    assert "DATA" not in html and "UID" not in html and "<script>" in html

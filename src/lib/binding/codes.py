@@ -179,8 +179,9 @@ def accuracy(
 ) -> float:
     """Fraction of the scenes' queries the reader answers right (see make_queries)."""
     x, q, y = _query_tensors(scenes, code, world, first_only)
+    dev = next(model.parameters()).device
     with torch.no_grad():
-        return float((model(x, q).argmax(1) == y).float().mean())
+        return float((model(x.to(dev), q.to(dev)).argmax(1).cpu() == y).float().mean())
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,9 @@ def fit_reader(
     config: ReaderConfig = ReaderConfig(),
     eval_sets: dict[str, np.ndarray] | None = None,
     first_only: tuple[str, ...] = (),
+    device: torch.device | str | None = "cpu",
 ) -> tuple[nn.Module, History]:
-    """Train the reader of `code` on every query of `scenes`.
+    """Train the reader of `code` on every query of `scenes` (on the CPU by default).
 
     Records "acc_<name>" for "train" and each scene set in `eval_sets`; the sets
     named in `first_only` are asked only about their first object.
@@ -222,7 +224,7 @@ def fit_reader(
         loss_fn=lambda m, b: nn.functional.cross_entropy(m(b[0], b[1]), b[2]),
         config=config.train,
         evaluate=evaluate,
-        device="cpu",
+        device=device,
         desc=code,
     )
     return model, history

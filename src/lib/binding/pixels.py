@@ -196,10 +196,12 @@ def fit(
     world: World = World(),
     config: PixelConfig = PixelConfig(),
     batches=None,
+    device: torch.device | str | None = "cpu",
 ) -> tuple[nn.Module, History]:
     """Train a model on fresh scenes of `config.counts` objects (a count per step).
 
     `batches(step)` replaces the fresh scenes (the tests overfit a fixed batch).
+    The networks are small enough for a CPU; pass device=None for the best one.
     """
     seed_everything(seed)
     model = make_model(kind, world, config)
@@ -217,7 +219,7 @@ def fit(
         batches or fresh,
         loss_fn=lambda m, b: loss_fn(m, b, weight),
         config=config.train,
-        device="cpu",
+        device=device,
         desc=kind,
     )
     return model, history
@@ -229,9 +231,13 @@ def evaluate(
 ) -> dict[int, dict[str, float]]:
     """Per object count: query accuracy and (slot model) foreground ARI of its masks."""
     model.eval()
+    dev = next(model.parameters()).device
     out = {}
     for k in counts:
         batch = scene_batch(n, seed=seed + 7919 * k, n_objects=k, world=world)
+        batch = {
+            key: v.to(dev) if torch.is_tensor(v) else v for key, v in batch.items()
+        }
         logits = model(batch["images"], batch["queries"], batch["n_slots"])
         asked = batch["answers"] >= 0
         row = {

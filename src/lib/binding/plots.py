@@ -41,7 +41,7 @@ def plot_scenes(scenes: np.ndarray, world: World = World(), *, ncols: int = 4):
 
 def plot_look_alikes(scene_a: np.ndarray, scene_b: np.ndarray, codes_fn):
     """Two scenes, their bag codes (identical) and conjunctive codes (different)."""
-    fig, axes = plt.subplots(2, 3, figsize=(9, 4.6), width_ratios=[1, 2.2, 1.3])
+    fig, axes = plt.subplots(2, 3, figsize=(9, 5.4), width_ratios=[1, 2.2, 1.3])
     names = [*COLOR_NAMES, *SHAPE_NAMES]
     for row, scene in enumerate((scene_a, scene_b)):
         images, _ = render(scene[None])
@@ -50,7 +50,11 @@ def plot_look_alikes(scene_a: np.ndarray, scene_b: np.ndarray, codes_fn):
         bag = codes_fn(scene[None], "bag")[0].numpy()
         axes[row, 1].bar(range(len(bag)), bag, color=CODE_COLORS["bag"])
         axes[row, 1].set(
-            ylabel="count", ylim=(0, 1.3), title="bag of features", yticks=[0, 1]
+            xlabel="unit",
+            ylabel="count",
+            ylim=(0, 1.3),
+            title="bag of features",
+            yticks=[0, 1],
         )
         axes[row, 1].set_xticks(range(len(names)), names, rotation=60, fontsize=7)
         conj = codes_fn(scene[None], "conjunctive")[0].view(6, 6).numpy()
@@ -112,7 +116,12 @@ def plot_accuracy_bars(
     if chance is not None:
         mark_chance(ax, chance)
     ax.set_xticks(range(len(groups)), list(groups.values()))
-    ax.set(ylabel="accuracy (binding queries)", ylim=(0, 1.12), title=title)
+    ax.set(
+        xlabel="test scenes",
+        ylabel="accuracy (binding queries)",
+        ylim=(0, 1.12),
+        title=title,
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
     return ax
 
