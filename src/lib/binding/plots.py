@@ -153,7 +153,7 @@ def plot_by_count(results: dict[str, dict], train_counts, *, chance: float, axes
     ks = sorted(next(iter(results.values())))
     for ax in axes:
         ax.axvspan(min(train_counts) - 0.5, max(train_counts) + 0.5, color="0.92")
-        ax.text(np.mean(train_counts), 1.0, "seen in training", ha="center")
+        ax.text(np.mean(train_counts), 0.5, "seen in\ntraining", ha="center")
     for kind, by_k in results.items():
         label = "slot attention" if kind == "slots" else "CNN + MLP (no slots)"
         acc = [by_k[k]["acc"] for k in ks]
@@ -191,21 +191,21 @@ def plot_slot_masks(model, batch: dict, index: int = 0):
     size = image.shape[-1]
     masks = model.masks[index].view(-1, size, size)
     k = len(masks)
-    fig, axes = plt.subplots(1, 3 + k, figsize=(1.6 * (3 + k), 2.3))
+    fig = plt.figure(figsize=(8, 5.2))
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.5, 1])
+    axes = top.subplots(1, 3)
     show_image(axes[0], image, "image")
     palette = ListedColormap(["black", *plt.get_cmap("tab10").colors[:9]])
     axes[1].imshow(truth, cmap=palette, vmin=0, vmax=9, interpolation="nearest")
-    axes[2].imshow(
-        masks.argmax(0), cmap="tab10", vmin=0, vmax=9, interpolation="nearest"
-    )
-    for j in range(k):
-        axes[3 + j].imshow(
-            masks[j], cmap="gray", vmin=0, vmax=1, interpolation="nearest"
-        )
-    titles = ["true objects", "each pixel's slot", *(f"slot {j + 1}" for j in range(k))]
-    for ax, title in zip(axes[1:], titles, strict=True):
+    grouping = masks.argmax(0)
+    axes[2].imshow(grouping, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    for ax, title in zip(axes[1:], ("true objects", "each pixel's slot"), strict=True):
         ax.set(xticks=[], yticks=[], title=title)
         ax.grid(False)
-    fig.suptitle(f"The slot model's masks on a scene of {k - 1} objects, {k} slots")
-    fig.tight_layout()
+    for j, ax in enumerate(bottom.subplots(1, k)):
+        ax.imshow(masks[j], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set(xticks=[], yticks=[], title=f"slot {j + 1}")
+        ax.grid(False)
+    bottom.suptitle("each slot's mask (white: the slot paints this pixel)", fontsize=9)
+    top.suptitle(f"The slot model on a scene of {k - 1} objects, with {k} slots")
     return fig
