@@ -260,7 +260,15 @@ def train_sweep(
         return _train_sweep(task, students, seed, config, batched, checkpoint, device)
 
 
-def _train_sweep(task, students, seed, config, batched, checkpoint, device):
+def _train_sweep(
+    task: ModularTask,
+    students: Sequence[Student],
+    seed: int,
+    config: SweepConfig,
+    batched: bool,
+    checkpoint: bool,
+    device: torch.device | str | None,
+) -> list[dict]:
     device = get_device(device) if not isinstance(device, torch.device) else device
     teacher, combos = make_teacher(task, seed=seed), all_combinations(task)
     groups: dict[tuple, list[int]] = {}
