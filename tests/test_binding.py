@@ -202,6 +202,22 @@ def test_slot_model_overfits_a_few_scenes_and_repeats():
     assert (logits.argmax(-1) == fixed["answers"]).float().mean() >= 0.75
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"counts": ()}, "counts"),
+        ({"counts": (0, 2)}, "counts"),
+        ({"width": 0}, "width"),
+        ({"temperature": 0.0}, "temperature"),
+    ],
+)
+def test_pixel_config_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pixels.PixelConfig(**kwargs)
+    with pytest.raises(ValueError, match="batch_size"):
+        codes.ReaderConfig(batch_size=0)
+
+
 def test_evaluate_reports_accuracy_and_ari_per_count():
     model = pixels.make_model("slots")
     result = pixels.evaluate(model, [1, 4], seed=0, n=10)

@@ -190,6 +190,12 @@ class ReaderConfig:
     batch_size: int = 64
     train: TrainConfig = TrainConfig(steps=1500, lr=3e-3, eval_every=250)
 
+    def __post_init__(self):
+        for name in ("width", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+
 
 def fit_reader(
     code: str,

@@ -37,6 +37,19 @@ class PixelConfig:
     batch_size: int = 32
     train: TrainConfig = TrainConfig(steps=3000, lr=1e-3, warmup_steps=200)
 
+    def __post_init__(self):
+        for name in ("width", "iters", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not self.temperature > 0 or self.recon_weight < 0:
+            raise ValueError(
+                "temperature must be > 0 and recon_weight >= 0, got "
+                f"{self.temperature!r} and {self.recon_weight!r}"
+            )
+        if not self.counts or any(not isinstance(k, int) or k < 1 for k in self.counts):
+            raise ValueError(f"counts must be positive ints, got {self.counts!r}")
+
 
 def positions(size: int) -> torch.Tensor:
     """(size*size, 4): x, y, 1-x, 1-y of every cell of a size x size grid."""
