@@ -14,12 +14,13 @@ from __future__ import annotations
 from ..claims import Claim
 from . import codes, pixels, plots, scenes, widget
 from .codes import CODES
+from .exercises import EXERCISES
 from .scenes import World, all_scenes, make_scenes, render
 
 __all__ = [
     "CLAIMS",
     "CODES",
-    "EXERCISE_IDEAS",
+    "EXERCISES",
     "World",
     "all_scenes",
     "codes",
@@ -102,50 +103,3 @@ CLAIMS = [
         lambda g: g["seg_ari_slots_seen"] >= 0.9 and g["seg_ari_slots_most"] >= 0.7,
     ),
 ]
-
-EXERCISE_IDEAS = """
-Exercise ideas for `binding` (to be turned into real exercises; ids binding.exN).
-
-binding.ex1 -- predict, then run (a number).
-    Question: in this world (6 colours, 6 shapes, shapes never repeat within a
-    scene), what share of all THREE-object scenes has a bag-of-features
-    look-alike (another scene with exactly the same bag code)? Enter a number
-    in [0, 1] before running
-        c = codes.count_collisions(3, "bag"); c["ambiguous"] / c["scenes"]
-    Reference answer: 35/36 = 0.9722. With distinct shapes, the bag code fixes
-    the shapes and the multiset of colours; any two different colours can be
-    swapped between their shapes, so a scene is unique only if all its objects
-    share one colour: 6 of the 6**3 colourings. 1 - 6/216 = 35/36 (4200 of
-    4320 scenes). Tolerance 0.01. Feedback for 5/6 = 0.833: that is the
-    two-object share; more objects make more swaps possible.
-
-binding.ex2 -- predict, then run (a choice).
-    Question: the conjunctive reader is asked "what colour is the <shape>?"
-    about a held-out colour-shape pair shown ALONE. Before running the
-    composition cell, predict its accuracy: (a) near 1, (b) near chance (1/6),
-    (c) well below chance.
-    Reference answer: (c). Its input lights one conjunctive unit that training
-    never touched, so the answer comes from the query alone; and training
-    taught it that this shape never had this colour (the pair was held out),
-    so it names another colour: accuracy about 0 (glued
-    comp_alone_conjunctive). Feedback for (b): an untrained unit would give
-    chance if the reader had no prior, but it learned one from the query.
-
-binding.ex3 -- write code (a function), checked against the library.
-    Question: write `bag_code(scene)` for one scene given as a list of
-    (colour, shape) pairs, returning a list of 12 counts: how many objects
-    have each of the 6 colours, then each of the 6 shapes. Then find, by
-    calling it, a second scene with the same code as
-    [(0, 0), (2, 1)] ("red square + blue circle").
-    Reference answer:
-        def bag_code(scene):
-            v = [0] * 12
-            for c, s in scene:
-                v[c] += 1
-                v[6 + s] += 1
-            return v
-    and the look-alike [(2, 0), (0, 1)] ("blue square + red circle").
-    Checker: compare with codes.encode(..., "bag") on 50 random scenes of 1 to
-    4 objects; the look-alike must differ from the given scene as a set and
-    have an equal code.
-"""
