@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import ipywidgets
 import numpy as np
 import pytest
 import torch
@@ -253,7 +254,7 @@ def test_a_wide_student_overfits_a_few_tasks():
 # ------------------------------------------------------- the chapter's pieces
 
 
-def test_chapter_grid_and_headline_on_a_tiny_sweep():
+def test_chapter_grid_headline_and_explorer_on_a_tiny_sweep(monkeypatch):
     tiny = ModularTask(n_modules=6, max_active=3, dim_x=4, dim_hidden=4, dim_y=2)
     students = coverage.sweep_students(tiny, (0.2, 0.8), (4, 8), (8, 16))
     assert len(students) == 2 * 2 * 2 + 3 * 2
@@ -264,6 +265,26 @@ def test_chapter_grid_and_headline_on_a_tiny_sweep():
     for claim in coverage.CLAIMS:
         assert set(claim.uses) <= values.keys(), claim.name
     assert all(np.isfinite(v) for v in values.values())
+    # the explorer: one picture per student, and every Stack follows a control
+    # through a client-side link (no kernel needed):
+    # (control, "index") -> (stack, "selected_index")
+    links = []
+    real_jslink = ipywidgets.jslink
+    monkeypatch.setattr(
+        ipywidgets, "jslink", lambda a, b: links.append((a, b)) or real_jslink(a, b)
+    )
+    cc = coverage.control_coverage(tiny)
+    tabs = coverage.figures.explorer(tiny, results, (0.2, 0.8), (4, 8), cc)
+    by_coverage, by_support = (child.children[1] for child in tabs.children)
+    assert [len(s.children) for s in by_coverage.children] == [2, 2]
+    assert [len(s.children) for s in by_support.children] == [2, 2, 2]
+    first = by_coverage.children[0].children[0]
+    assert first.format == "png" and first.value[:4] == b"\x89PNG"
+    driven = {
+        id(b[0]) for a, b in links if a[1] == "index" and b[1] == "selected_index"
+    }
+    stacks = [by_coverage, by_support, *by_coverage.children, *by_support.children]
+    assert all(id(stack) in driven for stack in stacks)
 
 
 def test_exercise_reference_for_connectivity_agrees_with_the_graph_check():
