@@ -27,6 +27,7 @@ TIERS = {"smoke": {"SMOKE": True}, "book": {}}
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tier", choices=[*TIERS, "both"], default="both")
+    parser.add_argument("--only", nargs="*", help="chapter names (notebook stems)")
     args = parser.parse_args()
     tiers = list(TIERS) if args.tier == "both" else [args.tier]
     root = repo_root(Path(__file__).parent)
@@ -34,6 +35,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["COMPGEN_CHECKPOINTS"] = tmp  # never resume an old run
         for notebook in chapter_notebooks(root):
+            if args.only and notebook.stem not in args.only:
+                continue
             row = f"{notebook.stem:<24}"
             for tier in tiers:
                 start = time.perf_counter()
