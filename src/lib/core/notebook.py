@@ -25,13 +25,13 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def glue(name: str, value: Any, *, display: bool = False) -> Any:
+def glue(name: str, value: Any, *, display: bool = False) -> None:
     """Record `value` under `name` for {glue} roles and the claims tests.
 
     Numbers are stored at full precision; format them in the prose
     ({glue:text}`acc:.1%`). Floats must be finite: a NaN in the prose is a bug
     upstream, so it fails here, where the traceback points at it.
-    Returns `value`, so `glue("acc", acc)` can end a cell.
+    Returns None, so a cell ending in `glue(...)` shows nothing extra on the page.
     """
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
@@ -47,7 +47,6 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
     prefix = "" if display else GLUE_PREFIX
     metadata = dict(metadata, scrapbook={"name": name, "mime_prefix": prefix})
     ipy_display({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
-    return value
 
 
 def read_glued(notebook: str | os.PathLike | dict) -> dict[str, Any]:
