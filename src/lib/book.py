@@ -220,6 +220,18 @@ def executed_notebook(notebook: Path, root: Path | None = None) -> Path:
     return root / "_build" / "jupyter_execute" / rel
 
 
+def notebook_metadata() -> dict:
+    """The kernel and language metadata every notebook the book writes carries."""
+    return {
+        "kernelspec": {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        },
+        "language_info": {"name": "python"},
+    }
+
+
 def new_chapter(slug: str, title: str, root: Path | None = None) -> Path:
     """Create chapters/<slug>.ipynb with the book's chapter anatomy."""
     import nbformat.v4 as nbf
@@ -264,15 +276,7 @@ def new_chapter(slug: str, title: str, root: Path | None = None) -> Path:
     ]
     nb = nbf.new_notebook(
         cells=cells,
-        metadata={
-            "kernelspec": {
-                "name": "python3",
-                "display_name": "Python 3",
-                "language": "python",
-            },
-            "language_info": {"name": "python"},
-            "compgen": {"claims": f"compgen.{slug}"},
-        },
+        metadata={**notebook_metadata(), "compgen": {"claims": f"compgen.{slug}"}},
     )
     _write(nb, path)
     return path

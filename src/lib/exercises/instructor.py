@@ -94,7 +94,7 @@ def assign(
     import nbformat
     import nbformat.v4 as nbf
 
-    from ..book import setup_cell_source
+    from ..book import notebook_metadata, setup_cell_source
 
     if not ids:
         raise ValueError("name at least one exercise id (see `list`)")
@@ -127,14 +127,7 @@ def assign(
             fixed[key] = _digest(source)
     nb = nbf.new_notebook(
         cells=cells,
-        metadata={
-            "kernelspec": {
-                "name": "python3",
-                "display_name": "Python 3",
-                "language": "python",
-            },
-            "language_info": {"name": "python"},
-        },
+        metadata=notebook_metadata(),
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, output)
