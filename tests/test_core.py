@@ -269,6 +269,63 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path, stop, sa
     assert again == resumed
 
 
+class RunningMean:
+    """Stateful helper for the test below: an average of the weights, kept by hook."""
+
+    def __init__(self, model):
+        self.model, self.mean, self.calls = model, torch.zeros(3), []
+
+    def __call__(self, done):
+        self.calls.append(done)
+        self.mean = 0.9 * self.mean + 0.1 * self.model.weight.detach()[0]
+
+    def state_dict(self):
+        return {"mean": self.mean.clone(), "calls": list(self.calls)}
+
+    def load_state_dict(self, state):
+        self.mean, self.calls = state["mean"].clone(), list(state["calls"])
+
+
+def fit_with_state(config, *, checkpoint=None, callbacks=(), global_seed=0):
+    seed_everything(global_seed)
+    model = nn.Linear(3, 1)
+    if global_seed != 0:  # a resumed session starts from other weights
+        nn.init.normal_(model.weight)
+    mean = RunningMean(model)
+    x, y = regression_problem()
+    history = train(
+        model,
+        batches_from_tensors(x, y, batch_size=16, seed=0),
+        loss_fn=mse,
+        config=config,
+        checkpoint=checkpoint,
+        callbacks=callbacks,
+        device="cpu",
+        after_step=[mean],
+        state={"mean": mean},
+    )
+    return model, mean, history
+
+
+def test_after_step_hooks_and_extra_state_resume_exactly(tmp_path):
+    config = TrainConfig(steps=30, lr=0.02, log_every=5, checkpoint_every=10)
+    _, straight, h_straight = fit_with_state(config)
+    assert straight.calls == list(range(1, 31))  # once per optimizer step
+
+    def stop_at_15(record):
+        if record["step"] == 15:
+            raise RuntimeError("crash")
+
+    ck = tmp_path / "run.pt"
+    with pytest.raises(RuntimeError):
+        fit_with_state(config, checkpoint=ck, callbacks=[stop_at_15])
+    assert load_checkpoint(ck)["extra"]["mean"]["calls"][-1] == 10
+    _, resumed, h_resumed = fit_with_state(config, checkpoint=ck, global_seed=7)
+    assert resumed.calls == straight.calls
+    assert torch.equal(resumed.mean, straight.mean)
+    assert h_resumed.series("loss")[1].tolist() == h_straight.series("loss")[1].tolist()
+
+
 def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
     ck = tmp_path / "run.pt"
     fit_linear(TrainConfig(steps=5), checkpoint=ck)

@@ -102,6 +102,8 @@ def train(
     callbacks: Sequence[Callable[[dict], None]] = (),
     device: torch.device | str | None = None,
     desc: str = "training",
+    after_step: Sequence[Callable[[int], None]] = (),
+    state: dict[str, Any] | None = None,
 ) -> History:
     """Train `model` for `config.steps` steps and return the history of records.
 
@@ -111,6 +113,11 @@ def train(
     file already exists, resumes from it (a finished run returns at once).
     The learning rate follows `config.lr` (after warm-up), also when you pass your
     own `optimizer`.
+    `after_step` functions are called with the number of steps done after every
+    optimizer step (an average of the weights, say). `state` names further
+    objects with `state_dict()`/`load_state_dict()` (that average, a loss
+    function that carries data from step to step): checkpoints save and restore
+    them too, so a resumed run continues exactly.
     """
     if not callable(get_batch) or not callable(loss_fn):
         raise TypeError("get_batch and loss_fn must be callables")
@@ -120,20 +127,25 @@ def train(
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
+    extra = dict(state or {})
     history, start = History(), 0
     running = torch.zeros((), device=device)  # loss summed since the last record
     if checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(
+        saved = load_checkpoint(
             checkpoint, model=model, optimizer=optimizer, map_location=device
         )
-        if state["config"] != asdict(config):
+        if saved["config"] != asdict(config):
             raise ValueError(
                 f"the checkpoint at {checkpoint} was made with a different config; "
                 "delete it or pass another checkpoint path to start afresh"
             )
-        history, start = History(state["history"]), state["step"]
-        set_rng_state(state["rng"])
-        running.fill_(state["running_loss"])
+        history, start = History(saved["history"]), saved["step"]
+        set_rng_state(saved["rng"])
+        running.fill_(saved["running_loss"])
+        for name, obj in extra.items():
+            if name not in saved.get("extra", {}):
+                raise ValueError(f"the checkpoint at {checkpoint} holds no {name!r}")
+            obj.load_state_dict(saved["extra"][name])
 
     def save(step: int) -> None:
         if checkpoint is not None:
@@ -146,6 +158,7 @@ def train(
                 config=asdict(config),
                 rng=rng_state(),
                 running_loss=running.item(),
+                extra={name: obj.state_dict() for name, obj in extra.items()},
             )
 
     fast = device.type == "cuda"
@@ -196,6 +209,8 @@ def train(
             optimizer.step()
             running += loss.detach().float()
             done = step + 1
+            for hook in after_step:
+                hook(done)
             if done % config.log_every == 0 or done == config.steps:
                 n = done - (done - 1) // config.log_every * config.log_every
                 record = {
