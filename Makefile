@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch, so pip never pulls a multi-GB CUDA build on a laptop or CI.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: book test test-fast lab clean strip sync venv
+.PHONY: book test test-fast browser lab clean strip sync venv
 
 venv: $(STAMP)
 
@@ -28,10 +28,14 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
+# Only the browser test, on the book `make book` built (needs chromium).
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/test_browser.py --reuse-book
+
 # Everything but the claims (seconds to a few minutes).
 test-fast: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -m "not claims and not book"
+	$(BIN)/python -m pytest -m "not claims and not book and not browser"
 
 lab: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q jupyterlab
@@ -48,4 +52,4 @@ clean:
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

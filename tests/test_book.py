@@ -11,20 +11,27 @@ import nbformat
 import pytest
 
 from compgen.book import (
+    CONCLUSION,
     PARAMETERS_TAG,
     SETUP_TAG,
+    TABLE_END,
+    TABLE_START,
     build_book,
     chapter_claims,
+    chapter_headlines,
     chapter_notebooks,
     execute_notebook,
+    headline_table,
     new_chapter,
     repo_root,
     repository,
     setup_cell_source,
     strip_outputs,
+    sync_conclusion,
     tagged_cells,
     toc_files,
 )
+from compgen.claims import Headline
 
 ROOT = repo_root(__file__)
 CHAPTERS = chapter_notebooks(ROOT)
@@ -115,8 +122,10 @@ def small_book(tmp_path: Path, cells: list[str]) -> Path:
     """A copy of the book's config with one chapter made of `cells`."""
     book = tmp_path / "book"
     (book / "chapters").mkdir(parents=True)
-    for name in ("_config.yml",):
+    for name in ("_config.yml", "package.json", "package-lock.json"):
         shutil.copy(ROOT / name, book / name)
+    if (ROOT / "node_modules").is_dir():  # else the build runs `npm ci` there
+        (book / "node_modules").symlink_to(ROOT / "node_modules")
     shutil.copytree(ROOT / "book", book / "book")
     (book / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/ch\n"
@@ -185,3 +194,36 @@ def _yaml(path):
 def _toml(path):
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     return tomllib.loads(path.read_text())
+
+
+def test_conclusion_table_is_current():
+    page = (ROOT / CONCLUSION).read_text()
+    assert f"{TABLE_START}\n{headline_table(ROOT)}\n{TABLE_END}" in page, (
+        "stale closing table: run `python -m compgen.book sync`"
+    )
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, **ids)
+def test_every_chapter_states_its_headlines(notebook):
+    headlines = chapter_headlines(notebook)
+    assert headlines, f"{notebook.name}: its module defines no HEADLINES"
+    assert all(isinstance(h, Headline) for h in headlines)
+
+
+def test_headline_fills_its_template_from_glued_values():
+    h = Headline("gap", "big", "{a:.2f} vs {b}", "some2025paper")
+    assert h.keys() == ["a", "b"]
+    assert h.render({"a": 0.123, "b": 4}) == "0.12 vs 4"
+    assert "not glued: b" in h.render({"a": 0.1})
+    assert h.myst("/chapters/x.ipynb") == (
+        "{glue:text}`/chapters/x.ipynb::a:.2f` vs {glue:text}`/chapters/x.ipynb::b:s`"
+    )
+    with pytest.raises(ValueError, match="glued value"):
+        Headline("gap", "big", "0.9, typed in")
+
+
+def test_conclusion_sync_needs_its_markers(tmp_path):
+    book = small_book(tmp_path, [])
+    (book / CONCLUSION).write_text("# The end\n\nno markers here\n")
+    with pytest.raises(ValueError, match="markers"):
+        sync_conclusion(book)

@@ -11,6 +11,7 @@ import pytest
 from compgen import read_glued
 from compgen.book import (
     chapter_claims,
+    chapter_headlines,
     chapter_notebooks,
     executed_notebook,
     repo_root,
@@ -35,6 +36,14 @@ def test_chapter_claims_hold_at_book_parameters(notebook, built_book):
     assert not failed, "\n".join(
         f"{r['name']}: {r['statement']} ({r['detail']})" for r in failed
     )
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_headlines_read_values_the_chapter_glued(notebook, built_book):
+    glued = read_glued(executed_notebook(notebook, ROOT))
+    for h in chapter_headlines(notebook):
+        missing = [k for k in h.keys() if k not in glued]
+        assert not missing, f"{notebook.name}: {h.finding!r} uses unglued {missing}"
 
 
 def test_the_built_book_has_a_page_per_chapter(built_book):

@@ -402,3 +402,48 @@ def test_torch_threads_restores_the_setting():
     with pytest.raises(ValueError, match="positive int"):
         with compgen.torch_threads(0):
             pass
+
+
+def test_frame_explorer_links_a_control_to_its_pictures_in_the_browser():
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from compgen import EXPLORER_CLASS, frame_explorer
+
+    figs = []
+    for k in range(3):
+        fig, ax = plt.subplots()
+        ax.plot([0, k])
+        figs.append(fig)
+    box = frame_explorer(figs, ["a", "b", "c"], description="pick", control="toggle")
+    assert EXPLORER_CLASS in box._dom_classes
+    chooser, stack = box.children
+    assert isinstance(stack, w.Stack) and len(stack.children) == 3
+    assert all(bytes(img.value)[:4] == b"\x89PNG" for img in stack.children)
+    # the link lives in the widget state, so it works without a kernel
+    state = w.Widget.get_manager_state()["state"]
+    links = [
+        s["state"]
+        for s in state.values()
+        if s["model_name"] == "LinkModel"
+        and s["state"]["source"] == [f"IPY_MODEL_{chooser.model_id}", "index"]
+    ]
+    assert links[0]["target"] == [f"IPY_MODEL_{stack.model_id}", "selected_index"]
+    slider = frame_explorer([b"\x89PNG1", b"\x89PNG2"], ["x", "y"])
+    assert isinstance(slider.children[0], w.SelectionSlider)
+
+
+@pytest.mark.parametrize(
+    "frames, labels, kwargs, message",
+    [
+        ([b"1", b"2"], ["a"], {}, "one label per frame"),
+        ([b"1"], ["a"], {}, "at least two frames"),
+        ([b"1", b"2"], ["a", "a"], {}, "distinct"),
+        ([b"1", b"2"], ["a", "b"], {"control": "knob"}, "control must be one of"),
+    ],
+)
+def test_frame_explorer_rejects_bad_input_clearly(frames, labels, kwargs, message):
+    from compgen import frame_explorer
+
+    with pytest.raises(ValueError, match=message):
+        frame_explorer(frames, labels, **kwargs)

@@ -2,7 +2,7 @@
 
     python -m compgen.book build         # build the HTML book (what `make book` runs)
     python -m compgen.book list          # the chapters, in book order
-    python -m compgen.book sync          # rewrite every setup cell from _config.yml
+    python -m compgen.book sync          # rewrite setup cells and the closing table
     python -m compgen.book strip         # remove outputs before committing
     python -m compgen.book new SLUG "Title"   # scaffold a chapter notebook
 
@@ -77,8 +77,8 @@ def chapter_notebooks(root: Path | None = None) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
-def chapter_claims(notebook: Path) -> list:
-    """The CLAIMS of the module a chapter names in its metadata (compgen.claims)."""
+def chapter_module(notebook: Path):
+    """The library module a chapter names in its metadata (compgen.claims)."""
     import importlib
     import json
 
@@ -86,7 +86,80 @@ def chapter_claims(notebook: Path) -> list:
     module = meta.get("compgen", {}).get("claims")
     if not module:
         raise ValueError(f"{notebook} has no metadata.compgen.claims naming its module")
-    return list(importlib.import_module(module).CLAIMS)
+    return importlib.import_module(module)
+
+
+def chapter_claims(notebook: Path) -> list:
+    """The CLAIMS of the module a chapter names in its metadata (compgen.claims)."""
+    return list(chapter_module(notebook).CLAIMS)
+
+
+def chapter_headlines(notebook: Path) -> list:
+    """The HEADLINES of a chapter's module (none if it names no module or states
+    none)."""
+    try:
+        module = chapter_module(notebook)
+    except ValueError:
+        return []
+    return list(getattr(module, "HEADLINES", []))
+
+
+def chapter_title(notebook: Path) -> str:
+    """The first heading of a chapter notebook."""
+    for cell in _read(notebook).cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return notebook.stem
+
+
+CONCLUSION = "book/conclusion.md"
+TABLE_START = (
+    "<!-- headlines: written by `python -m compgen.book sync`; edit HEADLINES -->"
+)
+TABLE_END = "<!-- /headlines -->"
+
+
+def headline_table(root: Path | None = None) -> str:
+    """The closing page's table: every chapter's HEADLINES, in book order, as MyST.
+
+    Our values are glue roles that read each chapter's execution, so the table
+    never holds a typed-in number of ours.
+    """
+    root = root or repo_root()
+    rows = [
+        "| chapter | finding | the paper | this book |",
+        "|---|---|---|---|",
+    ]
+    for notebook in chapter_notebooks(root):
+        doc = "/" + notebook.relative_to(root).as_posix()
+        for h in chapter_headlines(notebook):
+            paper = h.paper
+            if h.source:
+                paper = f"{{footcite:t}}`{h.source}`: {paper}"
+            link = f"[{chapter_title(notebook)}]({doc})"
+            cells = [link, h.finding, paper, h.myst(doc)]
+            rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def sync_conclusion(root: Path | None = None) -> bool:
+    """Rewrite the table between the markers of book/conclusion.md; True if changed."""
+    root = root or repo_root()
+    page = root / CONCLUSION
+    text = page.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        raise ValueError(
+            f"{page} lacks the table markers {TABLE_START!r} / {TABLE_END!r}"
+        )
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    new = f"{head}{TABLE_START}\n{headline_table(root)}\n{TABLE_END}{tail}"
+    if new != text:
+        page.write_text(new)
+        return True
+    return False
 
 
 def setup_cell_source(root: Path | None = None) -> str:
@@ -198,6 +271,8 @@ def build_book(
     (its returncode is non-zero if any cell raised or Sphinx warned).
     """
     root = root or repo_root()
+    if (root / CONCLUSION).is_file():
+        sync_conclusion(root)  # the closing table follows the chapters' HEADLINES
     exe = Path(sys.executable).with_name("jupyter-book")
     exe = str(exe) if exe.exists() else "jupyter-book"
     cmd = [exe, "build", str(root), *BUILD_FLAGS]
@@ -291,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("build", help="build the HTML book into _build/html")
     sub.add_parser("list", help="the chapters in book order")
-    sub.add_parser("sync", help="rewrite setup cells from _config.yml")
+    sub.add_parser(
+        "sync", help="rewrite setup cells from _config.yml and the closing table"
+    )
     sub.add_parser("strip", help="remove outputs from the chapter notebooks")
     new = sub.add_parser("new", help="scaffold a chapter notebook")
     new.add_argument("slug")
@@ -309,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "sync":
         for path in sync_setup_cells(root):
             print(f"updated {path.relative_to(root)}")
+        if (root / CONCLUSION).is_file() and sync_conclusion(root):
+            print(f"updated {CONCLUSION}")
     elif args.cmd == "strip":
         for path in sorted((root / "chapters").glob("*.ipynb")):
             if strip_outputs(path):

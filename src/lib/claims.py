@@ -3,6 +3,9 @@
 Each chapter module defines `CLAIMS`, a list of `Claim`s over the values the
 chapter glues. The chapter shows them to the reader (`claims_table`), and
 `tests/test_claims.py` asserts them on the notebook executed at book parameters.
+
+A chapter module may also define `HEADLINES`: its main results beside the
+paper's, which the closing page gathers into one table (`compgen.book sync`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,56 @@ class Claim:
             return False, f"not glued: {', '.join(missing)}"
         values = ", ".join(f"{k} = {_fmt(glued[k])}" for k in self.uses)
         return bool(self.check(glued)), values
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One row of the book's closing table: a finding, the paper's, and ours.
+
+    `ours` is a template over the chapter's glued names, e.g.
+    "{ood_low_coverage:.2f} → {ood_high_coverage:.2f}"; the page fills it from
+    the chapter's own execution, so no number of ours is ever typed. `paper` is
+    the paper's result in words or numbers (quoted from the paper), `source` its
+    key in book/references.bib.
+    """
+
+    finding: str
+    paper: str
+    ours: str
+    source: str = ""
+
+    def __post_init__(self):
+        if not self.keys():
+            raise ValueError(
+                f"Headline {self.finding!r}: `ours` must name at least one glued "
+                "value, like '{held_out_r2:.2f}'"
+            )
+
+    def keys(self) -> list[str]:
+        """The glued names `ours` uses, in order."""
+        import string
+
+        return [f for _, f, _, _ in string.Formatter().parse(self.ours) if f]
+
+    def myst(self, notebook: str) -> str:
+        """`ours` as MyST, each field a glue role reading `notebook` (e.g.
+        "/chapters/coverage.ipynb")."""
+        import string
+
+        out = []
+        for text, field, spec, _ in string.Formatter().parse(self.ours):
+            out.append(text)
+            if field:
+                # always a format: MyST-NB splits the role at its last colon
+                out.append(f"{{glue:text}}`{notebook}::{field}:{spec or 's'}`")
+        return "".join(out)
+
+    def render(self, glued: Mapping[str, Any]) -> str:
+        """`ours` filled from a chapter's glued values (missing ones say so)."""
+        missing = [k for k in self.keys() if k not in glued]
+        if missing:
+            return f"(not glued: {', '.join(missing)})"
+        return self.ours.format(**{k: glued[k] for k in self.keys()})
 
 
 def _fmt(v: Any) -> str:

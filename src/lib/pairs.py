@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .claims import Claim
+from .claims import Claim, Headline
 from .core.checkpoint import checkpoint_path
 from .core.plotting import ROLE_COLORS
 from .core.seeding import make_rng, seed_everything
@@ -218,6 +218,57 @@ def plot_histories(histories: dict[str, History], ax=None):
     return ax
 
 
+def prediction_explorer(
+    task: PairTask, models: dict[str, nn.Module], *, seed: int, n_pairs: int = 8
+):
+    """Flip through held-out pairs: the target beside each network's prediction.
+
+    Works in the rendered book (precomputed pictures, switched in the browser).
+    `models` maps a code name ("factorised", "conjunctive") to its trained MLP.
+    """
+    import matplotlib.pyplot as plt
+
+    from .core.explorer import frame_explorer
+
+    unknown = set(models) - set(CODES)
+    if unknown:
+        raise ValueError(f"unknown codes {sorted(unknown)}; expected some of {CODES}")
+    targets = make_targets(task, seed=seed)
+    _, held = split_pairs(task, seed=seed)
+    if len(held) < 2:
+        raise ValueError("the explorer needs at least two held-out pairs")
+    held = held[: max(2, n_pairs)]
+    colors = {"factorised": ROLE_COLORS["ours"], "conjunctive": ROLE_COLORS["held_out"]}
+    frames, labels = [], []
+    dims = np.arange(task.dim)
+    offsets = np.linspace(-0.25, 0.25, len(models) + 1)
+    for a, b in held:
+        fig, ax = plt.subplots(figsize=(6, 2.6))
+        ax.bar(
+            dims + offsets[0],
+            targets[a, b].numpy(),
+            width=0.22,
+            color=ROLE_COLORS["chance"],
+            label="target",
+        )
+        for off, (code, model) in zip(offsets[1:], models.items(), strict=True):
+            with torch.no_grad():
+                x = encode(np.array([[a, b]]), task, code)
+                pred = model.cpu()(x)[0].numpy()
+            ax.bar(dims + off, pred, width=0.22, color=colors[code], label=code)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set(
+            xlabel="output unit",
+            ylabel="value",
+            xticks=dims,
+            title=f"held-out pair (a={a}, b={b})",
+        )
+        ax.legend(loc="upper right", fontsize=8, ncol=3)
+        frames.append(fig)
+        labels.append(f"({a}, {b})")
+    return frame_explorer(frames, labels, description="held-out pair")
+
+
 CLAIMS = [
     Claim(
         "both_fit_training",
@@ -340,5 +391,13 @@ EXERCISES = [
         answer=144,
         solution="One unit per pair: 12 × 12 = 144 (the factorised code uses 12 + 12 "
         "= 24).",
+    ),
+]
+
+HEADLINES = [
+    Headline(
+        "Held-out pairs, factorised vs conjunctive input code (R²)",
+        "the book's warm-up; no paper",
+        "{held_out_r2_factorised:.2f} vs {held_out_r2_conjunctive:.2f}",
     ),
 ]

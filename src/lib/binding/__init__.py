@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from ..claims import Claim
+from ..claims import Claim, Headline
 from . import codes, pixels, plots, scenes, widget
 from .codes import CODES
 from .exercises import EXERCISES
@@ -101,5 +101,27 @@ CLAIMS = [
         "as in training, still ≥ 0.7 with three times as many.",
         ("seg_ari_slots_seen", "seg_ari_slots_most"),
         lambda g: g["seg_ari_slots_seen"] >= 0.9 and g["seg_ari_slots_most"] >= 0.7,
+    ),
+]
+
+HEADLINES = [
+    Headline(
+        "Superposition: two-object scenes whose summed (bag) code another scene shares",
+        "argued, not measured",
+        "{share_look_alike_bag_2:.0%}; the bag reader answers "
+        "{rep_acc_look_bag:.2f} on them (ceiling 0.5)",
+        "greff2020binding",
+    ),
+    Headline(
+        "Held-out colour-shape pairs, beside another object: bag vs slots",
+        "object-factored codes should compose systematically",
+        "{comp_other_bag:.2f} vs {comp_other_slots:.2f}",
+        "greff2020binding",
+    ),
+    Headline(
+        "More objects than in training: Slot Attention vs a CNN (accuracy)",
+        "slots are surveyed as the way to segregate objects",
+        "{seg_acc_slots_most:.2f} vs {seg_acc_baseline_most:.2f}",
+        "greff2020binding",
     ),
 ]

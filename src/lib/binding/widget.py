@@ -88,7 +88,8 @@ def scene_composer(readers: dict[str, nn.Module], world: World = World()):
 
 
 _TEMPLATE = """
-<div id="UID" style="font: 13px sans-serif; border: 1px solid #ccc; padding: 10px;">
+<div id="UID" class="compgen-explorer"
+     style="font: 13px sans-serif; border: 1px solid #ccc; padding: 10px;">
 <b>Compose a scene</b> (works without a kernel: every answer was computed when
 the chapter ran)<br>
 <span>object 1: <select data-o="c1"></select><select data-o="s1"></select></span>

@@ -2,6 +2,7 @@
 
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .device import describe_device, get_device, torch_threads
+from .explorer import EXPLORER_CLASS, figure_png, frame_explorer, mark_explorer
 from .notebook import glue, in_colab, read_glued, show_source
 from .plotting import COLORS, ROLE_COLORS, mark_chance, use_book_style
 from .seeding import make_generator, make_rng, seed_everything
@@ -16,6 +17,10 @@ from .training import (
 )
 
 __all__ = [
+    "EXPLORER_CLASS",
+    "figure_png",
+    "frame_explorer",
+    "mark_explorer",
     "COLORS",
     "ROLE_COLORS",
     "History",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..claims import Claim
+from ..claims import Claim, Headline
 from ..exercises import CodeExercise, MultipleChoice, Numeric, PredictThenRun
 from . import figures, sweep, task
 from .sweep import (
@@ -378,4 +378,33 @@ __all__ = [
     "task",
     "task_r2",
     "train_sweep",
+]
+
+HEADLINES = [
+    Headline(
+        "OOD R² from the lowest to the highest coverage of module combinations",
+        "rises with the number of training tasks",
+        "{ood_low_coverage:.2f} → {ood_high_coverage:.2f}",
+        "redhardt2025scaling",
+    ),
+    Headline(
+        "OOD R² from the narrowest to the widest MLP",
+        "rises with width and depth",
+        "{ood_small_width:.2f} → {ood_big_width:.2f}",
+        "redhardt2025scaling",
+    ),
+    Headline(
+        "OOD R² when the training support is disconnected / non-compositional, "
+        "against a compositional one",
+        "breaking the support breaks OOD generalization",
+        "{ood_disconnected:.2f} / {ood_non_compositional:.2f} vs "
+        "{ood_compositional:.2f}",
+        "redhardt2025scaling",
+    ),
+    Headline(
+        "Correlation of a linear probe of the task code with OOD R²",
+        "decodability of the constituents tracks compositional generalization",
+        "{probe_ood_correlation:.2f}",
+        "redhardt2025scaling",
+    ),
 ]

@@ -224,6 +224,8 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
     """
     import ipywidgets as w
 
+    from ..core.explorer import mark_explorer
+
     most = max(r["n_tasks"] for r in results)
     width_a = w.SelectionSlider(options=[str(x) for x in widths], description="width")
     cover = w.SelectionSlider(
@@ -273,4 +275,4 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
         ]
     )
     tabs.titles = ("coverage x width", f"three supports at coverage {control:.2f}")
-    return tabs
+    return mark_explorer(tabs)

@@ -6,7 +6,7 @@ and exercises.
 """
 
 from .experiment import *  # noqa: F403
-from .experiment import CLAIMS, EXERCISES
+from .experiment import CLAIMS, EXERCISES, HEADLINES
 from .masks import *  # noqa: F403
 
-__all__ = ["CLAIMS", "EXERCISES"]
+__all__ = ["CLAIMS", "EXERCISES", "HEADLINES"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..claims import Claim
+from ..claims import Claim, Headline
 from ..core.device import torch_threads
 from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
 from .masks import (
@@ -180,11 +180,9 @@ def toggle_explorer(result: dict):
     Every state is drawn in advance; a ToggleButtons widget is linked on the
     client side (jslink) to a Stack of the drawings.
     """
-    import io
-
-    import ipywidgets as w
     import matplotlib.pyplot as plt
 
+    from ..core.explorer import frame_explorer
     from ..core.plotting import mark_chance
 
     states = {
@@ -195,7 +193,7 @@ def toggle_explorer(result: dict):
         "keep only A": "only A",
         "keep only B": "only B",
     }
-    images = []
+    frames = []
     for label, row in states.items():
         fig, ax = plt.subplots(figsize=(4.2, 2.6))
         accs = [result["matrix"][(row, s)] for s in SUBROUTINES]
@@ -203,14 +201,8 @@ def toggle_explorer(result: dict):
         mark_chance(ax, 0.5)
         ax.set(ylim=(0, 1.05), ylabel="accuracy", title=label)
         ax.legend(loc="lower right", fontsize=8)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        images.append(w.Image(value=buf.getvalue(), format="png"))
-    toggles = w.ToggleButtons(options=list(states), value="full network")
-    stack = w.Stack(images, selected_index=0)
-    w.jslink((toggles, "index"), (stack, "selected_index"))
-    return w.VBox([toggles, stack])
+        frames.append(fig)
+    return frame_explorer(frames, list(states), control="toggle")
 
 
 CLAIMS = [
@@ -338,5 +330,22 @@ EXERCISES = [
         cases=_kept_cases(),
         solution="`sum(np.sum(m) for m in masks) / sum(np.size(m) for m in masks)`: "
         "count over all matrices together, not the mean of per-matrix fractions.",
+    ),
+]
+
+HEADLINES = [
+    Headline(
+        "Selectivity of ablating a subnetwork found by pruning, trained vs "
+        "random network",
+        "ablating a subroutine's subnetwork hurts it and spares the other",
+        "{selectivity_scratch:.2f} vs {selectivity_random:.2f}",
+        "lepori2023break",
+    ),
+    Headline(
+        "Spread of selectivity over seeds, pretrained vs from scratch",
+        "pretraining makes modular subnetworks more consistent",
+        "{selectivity_std_pretrained:.2f} vs {selectivity_std_scratch:.2f} "
+        "(not reproduced)",
+        "lepori2023break",
     ),
 ]

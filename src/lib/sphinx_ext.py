@@ -1,0 +1,196 @@
+"""A Sphinx extension that makes the rendered book self-contained.
+
+Jupyter Book 1 loads MathJax, require.js and the Jupyter widget manager from
+CDNs, so a reader offline sees no formula and no widget. This extension:
+
+- installs the pinned JavaScript from the repository's `package-lock.json`
+  (`npm ci`, once per lock file) and copies what the pages need into
+  `_static/compgen-vendor/`;
+- points Sphinx's MathJax at the vendored copy;
+- adds require.js and the widget manager to the pages that hold widget state,
+  and only to those (MyST-NB's own CDN links are switched off in _config.yml);
+- drops script tags that other extensions add twice to a page (sphinx-thebe
+  declares `THEBE_JS_URL` twice, which is a JavaScript error on every page).
+
+Enabled in _config.yml (`sphinx: extra_extensions: [compgen.sphinx_ext]`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+VENDOR = "compgen-vendor"  # folder under _static
+MATHJAX = f"{VENDOR}/mathjax/tex-mml-chtml.js"
+REQUIRE = f"{VENDOR}/require.js"
+# laid out like a CDN's npm folder, so that require.js (baseUrl = NPM) finds
+# the widget manager's own chunks and fonts where its module names point
+NPM = f"{VENDOR}/npm/"
+WIDGETS = f"{NPM}@jupyter-widgets/html-manager/dist/embed-amd.js"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+# what to copy out of node_modules: (source, destination under the vendor folder)
+COPIES = [
+    ("requirejs/require.js", "require.js"),
+    ("@jupyter-widgets/html-manager/dist", "npm/@jupyter-widgets/html-manager/dist"),
+    ("mathjax/es5", "mathjax"),
+]
+
+
+# ipywidgets 8's widget manager typesets labels with the MathJax 2 call
+# `MathJax.Hub.Queue`, which MathJax 3 lacks: every widget with a description
+# threw "Cannot read properties of undefined (reading 'Queue')". This maps the
+# call onto MathJax 3, queueing elements until MathJax is ready.
+MATHJAX2_SHIM = """(function () {
+  var pending = [];
+  function queue(job) {
+    var el = job && job[2];
+    if (window.MathJax && window.MathJax.typesetPromise) {
+      window.MathJax.typesetPromise(el ? [el] : undefined).catch(function () {});
+    } else if (el) {
+      pending.push(el);
+    }
+  }
+  var config = (window.MathJax = window.MathJax || {});
+  config.Hub = {Queue: queue};
+  config.startup = Object.assign({}, config.startup, {
+    ready: function () {
+      window.MathJax.startup.defaultReady();
+      window.MathJax.Hub = {Queue: queue};
+      window.MathJax.startup.promise.then(function () {
+        if (pending.length) return window.MathJax.typesetPromise(pending.splice(0));
+      });
+    },
+  });
+})();"""
+
+
+class VendorError(RuntimeError):
+    """The book's JavaScript could not be installed."""
+
+
+def _lock_digest(root: Path) -> str:
+    return hashlib.sha256((root / "package-lock.json").read_bytes()).hexdigest()[:16]
+
+
+def vendor(root: Path, dest: Path) -> Path:
+    """Install the pinned packages (if needed) and copy the book's files to `dest`.
+
+    Returns `dest`, which then holds `compgen-vendor/`. Runs `npm ci` only when
+    node_modules was installed from another lock file (or never).
+    """
+    lock = root / "package-lock.json"
+    if not lock.is_file():
+        raise VendorError(f"no {lock}: the book's JavaScript is pinned there")
+    modules = root / "node_modules"
+    stamp = modules / ".compgen-lock"
+    digest = _lock_digest(root)
+    if not (stamp.is_file() and stamp.read_text() == digest):
+        npm = shutil.which("npm")
+        if npm is None:
+            raise VendorError(
+                "the book serves its own JavaScript (MathJax, the widget manager), "
+                "installed with npm from package-lock.json: install Node.js and npm "
+                "(e.g. `apt-get install nodejs npm`) and build again"
+            )
+        done = subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise VendorError(f"`npm ci` failed in {root}:\n{done.stderr[-3000:]}")
+        stamp.write_text(digest)
+    out = dest / VENDOR
+    out_stamp = out / ".lock"
+    if out_stamp.is_file() and out_stamp.read_text() == digest:
+        return dest
+    if out.exists():
+        shutil.rmtree(out)
+    for source, target in COPIES:
+        src = modules / source
+        if not src.exists():
+            raise VendorError(f"{src} is missing after `npm ci`")
+        if src.is_dir():
+            shutil.copytree(src, out / target, ignore=shutil.ignore_patterns("*.map"))
+        else:
+            (out / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, out / target)
+    versions = {
+        name: json.loads((modules / name / "package.json").read_text())["version"]
+        for name in ("requirejs", "@jupyter-widgets/html-manager", "mathjax")
+    }
+    (out / "versions.json").write_text(json.dumps(versions, indent=1))
+    out_stamp.write_text(digest)
+    return dest
+
+
+def _book_root(app) -> Path:
+    here = Path(app.srcdir).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "package-lock.json").is_file():
+            return folder
+    raise VendorError(f"no package-lock.json above {here}")
+
+
+def _on_config_inited(app, config) -> None:
+    root = _book_root(app)
+    staging = Path(app.outdir).parent / ".compgen-static"
+    vendor(root, staging)
+    config.html_static_path = [*config.html_static_path, str(staging)]
+    config.mathjax_path = MATHJAX
+
+
+def _script_key(js: Any) -> tuple:
+    attributes = getattr(js, "attributes", {}) or {}
+    return (
+        getattr(js, "filename", str(js)) or "",  # None and "" both mean inline
+        tuple(sorted((k, str(v)) for k, v in attributes.items())),
+    )
+
+
+def _on_page_context(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if scripts is None:
+        return
+    has_widgets = any(
+        (getattr(js, "attributes", {}) or {}).get("type") == WIDGET_STATE
+        for js in scripts
+    )
+    if has_widgets:
+        has_math = any(
+            str(getattr(js, "filename", "") or "").endswith(MATHJAX) for js in scripts
+        )
+        if has_math:
+            app.add_js_file(None, body=MATHJAX2_SHIM)
+        npm = context["pathto"]("_static/" + NPM, 1)
+        app.add_js_file(REQUIRE, priority=900)
+        app.add_js_file(
+            None, body=f"require.config({{baseUrl: {npm!r}}});", priority=901
+        )
+        app.add_js_file(
+            WIDGETS,
+            priority=902,
+            **{"data-jupyter-widgets-cdn": npm, "data-jupyter-widgets-cdn-only": ""},
+        )
+    seen: set[tuple] = set()
+    unique = []
+    for js in scripts:
+        key = _script_key(js)
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(js)
+    scripts[:] = unique
+
+
+def setup(app) -> dict:
+    app.connect("config-inited", _on_config_inited)
+    # after MyST-NB has added the page's own scripts (default priority 500)
+    app.connect("html-page-context", _on_page_context, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
