@@ -1,0 +1,15 @@
+"""A tiny recursive network on Sudoku (Jolicoeur-Martineau 2025).
+
+`sudoku`: puzzles, the exact solver, augmentations. `model`: the TRM.
+`training`: deep supervision, EMA, presets, saving and loading runs.
+`experiment`: the chapter's runs, figures, explorer, claims and exercises.
+"""
+
+from .cli import main
+from .experiment import *  # noqa: F403
+from .experiment import CLAIMS, EXERCISES
+from .model import *  # noqa: F403
+from .sudoku import *  # noqa: F403
+from .training import *  # noqa: F403
+
+__all__ = ["CLAIMS", "EXERCISES", "main"]

@@ -1,0 +1,266 @@
+"""TRM: shapes, the recursion's gradient paths, deep supervision, EMA, exact resume,
+the command line, the reference-run loader, the explorer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from compgen import trm
+from compgen.core import count_parameters, load_checkpoint, seed_everything
+from compgen.trm import experiment as ex
+from compgen.trm.cli import main as cli
+
+TINY_MODEL = trm.TRMConfig(size=4, d_model=16, T=2, n=2)
+TINY = trm.RunConfig(
+    model=TINY_MODEL, givens=8, n_train=64, n_test=32, steps=12, batch_size=8,
+    N_sup=3, eval_every=6, warmup_steps=2, eval_batch=16,
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COMPGEN_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setenv("COMPGEN_PROGRESS", "0")
+
+
+@pytest.mark.parametrize("mixer", ["mlp", "attention"])
+def test_shapes_and_detached_carry(mixer):
+    torch.manual_seed(0)
+    model = trm.TRM(dataclasses.replace(TINY_MODEL, size=6, d_model=24, mixer=mixer))
+    puzzles = torch.randint(0, 7, (5, 36))
+    y, z = model.initial_state(5)
+    (y2, z2), logits, q = model(puzzles, y, z)
+    assert y2.shape == z2.shape == (5, 36, 24)
+    assert logits.shape == (5, 36, 6) and q.shape == (5,)
+    assert not y2.requires_grad and not z2.requires_grad  # carried detached
+    assert logits.requires_grad
+    assert torch.allclose(
+        torch.sigmoid(q), torch.full((5,), torch.sigmoid(torch.tensor(-5.0)).item())
+    )  # the halting head starts at "not yet"
+
+
+def test_variants_have_equal_parameter_counts():
+    counts = {
+        name: count_parameters(trm.TRM(trm.variant(TINY, name).model))
+        for name in trm.VARIANTS
+    }
+    assert len(set(counts.values())) == 1, counts
+
+
+def count_net_calls(model, fn) -> tuple[int, int]:
+    """(calls of `net`, calls made with gradients enabled) while fn runs."""
+    calls = {"all": 0, "grad": 0}
+    original = model.net
+
+    def counted(h, inject):
+        calls["all"] += 1
+        calls["grad"] += torch.is_grad_enabled()
+        return original(h, inject)
+
+    model.net = counted
+    try:
+        fn()
+    finally:
+        del model.net
+    return calls["all"], calls["grad"]
+
+
+@pytest.mark.parametrize(
+    "changes, total, with_grad",
+    [
+        ({}, 2 * (2 + 1), 2 + 1),  # T(n+1) calls; the last n+1 back-propagated
+        ({"one_step_grad": True}, 6, 2),  # only the last z and y updates
+        ({"T": 1, "n": 1}, 2, 2),  # two-pass
+        ({"T": 1, "n": 0}, 1, 1),  # single pass
+        ({"T": 3, "n": 6}, 21, 7),  # the paper's Sudoku setting
+    ],
+)
+def test_recursion_depth_and_gradient_paths(changes, total, with_grad):
+    model = trm.TRM(dataclasses.replace(TINY_MODEL, **changes))
+    puzzles = torch.randint(0, 5, (2, 16))
+    y, z = model.initial_state(2)
+    assert count_net_calls(model, lambda: model(puzzles, y, z)) == (total, with_grad)
+
+
+def test_trace_matches_the_forward_pass():
+    torch.manual_seed(1)
+    model = trm.TRM(TINY_MODEL).eval()
+    puzzles = trm.make_sudoku(3, size=4, givens=6, seed=0).puzzles
+    frames = model.trace(puzzles, N_sup=3)
+    assert len(frames) == 3 * TINY_MODEL.T
+    answers = trm.solve_batch(model, puzzles, N_sup=3)
+    last_of_each = [f["answer"] for f in frames if f["t"] == TINY_MODEL.T]
+    for a, b in zip(answers, last_of_each, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_deep_supervision_carries_and_replaces_halted_puzzles():
+    cfg = dataclasses.replace(TINY, N_sup=2, halt_explore=0.0)
+    model = trm.TRM(cfg.model)
+    loss_fn = trm.DeepSupervision(cfg)
+    get_batch = trm.batches(trm.make_sudoku(40, size=4, givens=8, seed=0), cfg)
+    first, second, third = get_batch(0), get_batch(1), get_batch(2)
+    loss, metrics = loss_fn(model, first)
+    assert loss.requires_grad and 0 <= float(metrics["train_exact"]) <= 1
+    assert torch.equal(loss_fn.carry["puzzle"], first[0])
+    loss_fn(model, second)  # nothing halted (q < 0, steps 1 < 2): same puzzles
+    assert torch.equal(loss_fn.carry["puzzle"], first[0])
+    assert bool(loss_fn.carry["halted"].all())  # N_sup = 2 reached
+    loss_fn(model, third)  # every slot takes the fresh puzzle
+    assert torch.equal(loss_fn.carry["puzzle"], third[0])
+
+
+def test_batches_are_augmented_valid_and_seeded():
+    data = trm.make_sudoku(20, size=6, givens=12, seed=0)
+    cfg = dataclasses.replace(TINY, model=dataclasses.replace(TINY_MODEL, size=6))
+    p, s = trm.batches(data, cfg)(3)
+    p2, _ = trm.batches(data, cfg)(3)
+    assert torch.equal(p, p2)
+    assert all(trm.is_solution(t, size=6) for t in s)
+    assert all(trm.count_solutions(q, size=6) == 1 for q in p)
+
+
+def test_tiny_model_overfits_a_few_puzzles():
+    cfg = dataclasses.replace(
+        TINY, n_train=4, n_test=4, steps=250, batch_size=4, lr=3e-3, eval_every=0,
+        data_seed=0, ema=None,
+    )  # fmt: skip
+    result = trm.train_trm(cfg, checkpoint=False, device="cpu")
+    history = result["history"]
+    assert history.series("loss")[1][-1] < 0.3 * history.series("loss")[1][0]
+    train_set, _ = trm.datasets(cfg)
+    final = trm.evaluate(result["model"], train_set, N_sup=cfg.N_sup)
+    assert final["cell"] > 0.9
+
+
+def test_no_ema_variant_is_the_raw_weights_of_the_trm_run():
+    seed_everything(0)
+    with_ema = trm.train_trm(TINY, checkpoint=False, device="cpu")
+    without = trm.train_trm(trm.variant(TINY, "no EMA"), checkpoint=False, device="cpu")
+    for a, b in zip(
+        with_ema["raw_model"].parameters(), without["model"].parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+    ema_params = list(with_ema["model"].parameters())
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(ema_params, without["model"].parameters(), strict=True)
+    )
+    assert with_ema["metrics"]["raw_exact"] == without["metrics"]["exact"]
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    cfg = dataclasses.replace(TINY, checkpoint_seconds=0.0)  # save after every step
+    straight = trm.train_trm(cfg, checkpoint=tmp_path / "a.pt", device="cpu")
+
+    class Crash(Exception):
+        pass
+
+    def crash_at_first_eval(record):
+        if record["step"] == cfg.eval_every and "exact" in record:
+            raise Crash
+
+    ck = tmp_path / "b.pt"
+    with pytest.raises(Crash):
+        trm.train_trm(cfg, checkpoint=ck, device="cpu", callbacks=[crash_at_first_eval])
+    saved = load_checkpoint(ck)
+    assert saved["step"] == cfg.eval_every - 1  # the crash came before that save
+    assert saved["extra"]["carry"]["carry"] is not None and "ema" in saved["extra"]
+    torch.manual_seed(123)  # a new session: other global random state
+    resumed = trm.train_trm(cfg, checkpoint=ck, device="cpu")
+
+    def numbers(history):
+        return [{k: v for k, v in r.items() if k != "time"} for r in history]
+
+    assert numbers(resumed["history"]) == numbers(straight["history"])
+    for key in ("model", "raw_model"):  # the EMA weights and the trained weights
+        a, b = resumed[key].state_dict(), straight[key].state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), key
+
+
+def test_command_line_writes_metrics_and_weights_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    # the gpu preset's code path, shrunk to run in seconds on a CPU
+    tiny = ["--set", "size=4", "d_model=16", "T=2", "n=1", "givens=8", "n_train=40",
+            "n_test=20", "batch_size=8", "N_sup=2", "eval_every=4", "steps=6",
+            "warmup_steps=1", "eval_batch=10"]  # fmt: skip
+    metrics = cli(["train", "--preset", "gpu", "--out", str(out), *tiny])
+    info = json.loads((out / "metrics.json").read_text())
+    assert (
+        info["preset"] == "gpu" and info["config"]["amp"] and info["config"]["compile"]
+    )
+    assert info["metrics"]["exact"] == metrics["exact"]
+    assert {"wall_s", "train_s", "examples_per_s", "device", "params"} <= set(metrics)
+    assert [r["step"] for r in info["history"] if "exact" in r] == [0, 4, 6]
+    assert (out / "checkpoint.pt").is_file() and (out / "model.pt").is_file()
+    assert "exact-solve" in capsys.readouterr().out
+    # run again: the finished checkpoint is resumed, not retrained
+    again = cli(["train", "--preset", "gpu", "--out", str(out), *tiny])
+    assert again["exact"] == metrics["exact"]
+    with pytest.raises(ValueError, match="unknown settings"):
+        cli(["train", "--preset", "cpu", "--out", str(out), "--set", "depth=3"])
+
+
+def test_reference_run_loads_offline_on_cpu(tmp_path):
+    assert trm.load_reference(tmp_path / "nothing") is None
+    result = trm.train_trm(TINY, checkpoint=False, device="cpu")
+    trm.save_run(result, tmp_path / "ref", preset="test")
+    info, model = trm.load_reference(tmp_path / "ref")
+    assert info["preset"] == "test" and info["metrics"]["exact"] == pytest.approx(
+        result["metrics"]["exact"]
+    )
+    _, test_set = trm.datasets(TINY)
+    again = trm.evaluate(model, test_set, N_sup=TINY.N_sup)
+    assert again["exact"] == pytest.approx(result["metrics"]["exact"])
+    assert again["cell"] == pytest.approx(result["metrics"]["cell"])
+
+
+def test_no_reference_run_is_committed_as_if_from_a_gpu():
+    ref = trm.load_reference()
+    if ref is not None:  # a committed reference must say it ran on CUDA
+        assert ref[0]["metrics"]["device"].startswith("cuda")
+
+
+def test_explorer_frames_and_widgets():
+    import ipywidgets as w
+
+    torch.manual_seed(0)
+    model = trm.TRM(TINY_MODEL)
+    puzzle = trm.make_sudoku(1, size=4, givens=6, seed=0).puzzles[0]
+    frames = ex.think_frames(model, puzzle, N_sup=2)
+    assert len(frames) == 2 * TINY_MODEL.T
+    f = frames[0]
+    assert f["answer"].shape == (16,) and f["wrong"].dtype == torch.bool
+    assert 0 < f["halt"] < 1
+    html = ex.grid_html(f, 4)
+    assert html.count("<td") == 16 and "supervision step 1" in html
+    box = ex.think_explorer(frames, 4)
+    slider, stack = box.children[0], box.children[1]
+    assert isinstance(stack, w.Stack) and len(stack.children) == len(frames)
+    assert slider.max == len(frames) - 1
+    live = ex.live_explorer(model, N_sup=2)
+    assert "running chapter" in live.children[0].value
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="mixer"):
+        trm.TRMConfig(mixer="conv")
+    with pytest.raises(ValueError, match="size"):
+        trm.TRMConfig(size=5)
+    with pytest.raises(ValueError, match="ema"):
+        dataclasses.replace(TINY, ema=1.5)
+    with pytest.raises(ValueError, match="variant"):
+        trm.variant(TINY, "bigger")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
+def test_gpu_path_with_bf16_and_compile():
+    cfg = dataclasses.replace(TINY, amp=True, compile=True)
+    result = trm.train_trm(cfg, checkpoint=False, device="cuda")
+    assert result["metrics"]["device"].startswith("cuda")
