@@ -227,3 +227,14 @@ def test_conclusion_sync_needs_its_markers(tmp_path):
     (book / CONCLUSION).write_text("# The end\n\nno markers here\n")
     with pytest.raises(ValueError, match="markers"):
         sync_conclusion(book)
+
+
+def test_publishing_workflow_builds_with_make_book_and_deploys_the_html():
+    flow = _yaml(ROOT / ".github" / "workflows" / "book.yml")
+    steps = flow["jobs"]["build"]["steps"]
+    assert any(s.get("run") == "make book" for s in steps)
+    upload = [s for s in steps if "upload-pages-artifact" in s.get("uses", "")]
+    assert upload and upload[0]["with"]["path"] == "_build/html"
+    assert "cpu" in flow["jobs"]["build"]["env"]["TORCH_SPEC"]  # never a CUDA wheel
+    deploy = flow["jobs"]["deploy"]["steps"]
+    assert any("deploy-pages" in s.get("uses", "") for s in deploy)

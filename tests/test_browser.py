@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from compgen.book import repo_root, toc_files
+from compgen.book import repo_root, repository, toc_files
+from compgen.sphinx_ext import colab_url
 
 ROOT = repo_root(__file__)
 PAGES = toc_files(ROOT)
@@ -199,6 +200,16 @@ def test_page_renders_offline_without_errors(path, visit):
     assert not broken, f"{path}: images that did not load: {broken}"
     if path in CHAPTERS:
         assert v.count("main img") > 0, f"{path} has no figure"
+        # the launch button and the badge open this notebook in Colab
+        want = colab_url(repository(ROOT), path)
+        badge = v.page.locator(".compgen-colab a")
+        assert badge.count() == 1, f"{path} has no Open-in-Colab badge"
+        assert badge.get_attribute("href") == want
+        assert v.page.evaluate(
+            "() => document.querySelector('.compgen-colab img').naturalWidth > 0"
+        ), f"{path}: the Colab badge image did not load"
+        launch = v.page.locator(f'.bd-header-article a[href="{want}"]')
+        assert launch.count() >= 1, f"{path}: no Colab launch button for {want}"
 
 
 def _move_control(v: PageVisit, explorer) -> str:

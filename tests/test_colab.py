@@ -35,7 +35,16 @@ from compgen.book import (
 ROOT = repo_root(__file__)
 CHAPTERS = chapter_notebooks(ROOT)
 # what a Colab runtime has before the chapter installs anything
-PREINSTALLED = ["torch", "numpy", "matplotlib", "ipywidgets", "tqdm", "setuptools"]
+# (pip too: the venv's bundled pip may be older than Colab's)
+PREINSTALLED = [
+    "torch",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "tqdm",
+    "setuptools",
+    "pip",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +89,7 @@ def _link_packages(dists: list[md.Distribution], site: Path) -> None:
 def colab(tmp_path_factory):
     """(python, workdir): a fresh venv with Colab's packages and no compgen."""
     tmp = tmp_path_factory.mktemp("colab")
-    venv.create(tmp / "venv", with_pip=True)
+    venv.create(tmp / "venv", with_pip=False)
     python = tmp / "venv" / "bin" / "python"
     site = tmp / "preinstalled"
     _link_packages(_closure(PREINSTALLED), site)

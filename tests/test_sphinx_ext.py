@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -29,6 +30,7 @@ class Script:
 class FakeApp:
     def __init__(self, scripts):
         self.scripts = scripts
+        self.config = SimpleNamespace(html_theme_options={})
 
     def add_js_file(self, filename, priority=500, **attributes):
         self.scripts.append(Script(filename, **attributes))
@@ -125,3 +127,33 @@ def test_the_book_config_switches_off_the_cdn_widget_scripts():
     cfg = yaml.safe_load((repo_root(__file__) / "_config.yml").read_text())
     assert "compgen.sphinx_ext" in cfg["sphinx"]["extra_extensions"]
     assert cfg["sphinx"]["config"]["nb_ipywidgets_js"] == {}
+
+
+def test_chapter_pages_get_a_colab_badge_under_their_title():
+    from compgen.sphinx_ext import BADGE
+
+    app = FakeApp([])
+    app.config = SimpleNamespace(
+        html_theme_options={
+            "repository_url": "https://github.com/org/book",
+            "repository_branch": "dev",
+            "path_to_docs": "",
+        }
+    )
+    context = {
+        "script_files": [],
+        "pathto": lambda p, resource=0: "../" + p,
+        "page_source_suffix": ".ipynb",
+        "body": "<section><h1>Title</h1><p>text</p></section>",
+    }
+    _on_page_context(app, "chapters/x", "page.html", context, None)
+    body = context["body"]
+    assert body.index("</h1>") < body.index("compgen-colab") < body.index("text")
+    assert (
+        'href="https://colab.research.google.com/github/org/book/blob/dev/'
+        'chapters/x.ipynb"' in body
+    )
+    assert f'src="../_static/{BADGE}"' in body
+    context.update(page_source_suffix=".md", body="<h1>Prose</h1>")
+    _on_page_context(app, "book/intro", "page.html", context, None)
+    assert "compgen-colab" not in context["body"]

@@ -134,11 +134,13 @@ def headline_table(root: Path | None = None) -> str:
     ]
     for notebook in chapter_notebooks(root):
         doc = "/" + notebook.relative_to(root).as_posix()
-        for h in chapter_headlines(notebook):
+        headlines = chapter_headlines(notebook)
+        for h in headlines:
             paper = h.paper
             if h.source:
                 paper = f"{{footcite:t}}`{h.source}`: {paper}"
-            link = f"[{chapter_title(notebook)}]({doc})"
+            first = h is headlines[0]  # name the chapter once, on its first row
+            link = f"[{chapter_title(notebook)}]({doc})" if first else ""
             cells = [link, h.finding, paper, h.myst(doc)]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)

@@ -10,7 +10,10 @@ CDNs, so a reader offline sees no formula and no widget. This extension:
 - adds require.js and the widget manager to the pages that hold widget state,
   and only to those (MyST-NB's own CDN links are switched off in _config.yml);
 - drops script tags that other extensions add twice to a page (sphinx-thebe
-  declares `THEBE_JS_URL` twice, which is a JavaScript error on every page).
+  declares `THEBE_JS_URL` twice, which is a JavaScript error on every page);
+- puts an "Open in Colab" badge (served locally) at the top of every chapter
+  notebook's page, pointing at the notebook in the repository named in
+  _config.yml.
 
 Enabled in _config.yml (`sphinx: extra_extensions: [compgen.sphinx_ext]`).
 """
@@ -69,6 +72,39 @@ MATHJAX2_SHIM = """(function () {
 })();"""
 
 
+CSS = f"{VENDOR}/compgen.css"
+CSS_TEXT = """/* compgen-book: small fixes to the theme */
+/* Newer pydata-sphinx-theme releases add a top bar holding only a search field,
+   which the book theme already has in its sidebar: keep it for narrow screens. */
+@media (min-width: 960px) {
+  .bd-header { display: none !important; }
+}
+.compgen-colab { margin: 0.2rem 0 1rem; }
+"""
+BADGE = f"{VENDOR}/open-in-colab.svg"
+BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20"
+ role="img" aria-label="Open in Colab"><title>Open in Colab</title>
+<rect width="117" height="20" rx="3" fill="#555"/>
+<rect x="40" width="77" height="20" rx="3" fill="#F9AB00"/>
+<rect x="40" width="6" height="20" fill="#F9AB00"/>
+<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">
+<text x="7" y="14">open</text><text x="47" y="14" fill="#222">in Colab</text></g>
+</svg>
+"""
+
+
+def colab_url(repository: dict, docname: str) -> str:
+    """Where Colab opens the notebook `docname` (e.g. "chapters/binding")."""
+    url = repository["url"].rstrip("/")
+    owner_repo = url.split("github.com/", 1)[-1]
+    path = "/".join(p for p in (repository.get("path_to_book", ""), docname) if p)
+    branch = repository.get("branch", "main")
+    return (
+        f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/"
+        f"{path}.ipynb"
+    )
+
+
 class VendorError(RuntimeError):
     """The book's JavaScript could not be installed."""
 
@@ -108,8 +144,17 @@ def vendor(root: Path, dest: Path) -> Path:
         stamp.write_text(digest)
     out = dest / VENDOR
     out_stamp = out / ".lock"
-    if out_stamp.is_file() and out_stamp.read_text() == digest:
-        return dest
+    if not (out_stamp.is_file() and out_stamp.read_text() == digest):
+        _copy_packages(modules, out, digest)
+    # the book's own small files, written every time (they follow this module)
+    (out / "open-in-colab.svg").write_text(BADGE_SVG)
+    (out / "compgen.css").write_text(CSS_TEXT)
+    return dest
+
+
+def _copy_packages(modules: Path, out: Path, digest: str) -> None:
+    """Copy the files the pages load out of node_modules into `out`."""
+    out_stamp = out / ".lock"
     if out.exists():
         shutil.rmtree(out)
     for source, target in COPIES:
@@ -127,7 +172,6 @@ def vendor(root: Path, dest: Path) -> Path:
     }
     (out / "versions.json").write_text(json.dumps(versions, indent=1))
     out_stamp.write_text(digest)
-    return dest
 
 
 def _book_root(app) -> Path:
@@ -154,7 +198,30 @@ def _script_key(js: Any) -> tuple:
     )
 
 
+def _badge(app, pagename: str, context: dict) -> None:
+    """Prepend an "Open in Colab" badge to a chapter notebook's page."""
+    repository = getattr(app.config, "html_theme_options", {}).get("repository_url")
+    source = context.get("page_source_suffix") or ""
+    if not repository or source != ".ipynb" or "body" not in context:
+        return
+    branch = app.config.html_theme_options.get("repository_branch", "main")
+    path = app.config.html_theme_options.get("path_to_docs", "")
+    href = colab_url(
+        {"url": repository, "branch": branch, "path_to_book": path}, pagename
+    )
+    src = context["pathto"]("_static/" + BADGE, 1)
+    badge = (
+        f'<p class="compgen-colab"><a href="{href}" target="_blank" '
+        f'rel="noopener"><img src="{src}" alt="Open in Colab" width="117" '
+        'height="20"></a></p>\n'
+    )
+    body = context["body"]
+    head, h1, rest = body.partition("</h1>")  # under the title, where there is one
+    context["body"] = head + h1 + badge + rest if h1 else badge + body
+
+
 def _on_page_context(app, pagename, templatename, context, doctree) -> None:
+    _badge(app, pagename, context)
     scripts = context.get("script_files")
     if scripts is None:
         return
@@ -191,6 +258,7 @@ def _on_page_context(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app) -> dict:
     app.connect("config-inited", _on_config_inited)
+    app.add_css_file(CSS)
     # after MyST-NB has added the page's own scripts (default priority 500)
     app.connect("html-page-context", _on_page_context, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
