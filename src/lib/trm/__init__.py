@@ -7,9 +7,9 @@
 
 from .cli import main
 from .experiment import *  # noqa: F403
-from .experiment import CLAIMS, EXERCISES
+from .experiment import CLAIMS, EXERCISES, HEADLINES
 from .model import *  # noqa: F403
 from .sudoku import *  # noqa: F403
 from .training import *  # noqa: F403
 
-__all__ = ["CLAIMS", "EXERCISES", "main"]
+__all__ = ["CLAIMS", "EXERCISES", "HEADLINES", "main"]
