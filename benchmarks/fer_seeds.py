@@ -24,7 +24,7 @@ def margins(v: dict) -> dict[str, float]:
         "pixel error: 0.03 - sgd": 0.03 - v["pixel_error_sgd"],
         "asymmetry: sgd / factored (bar 10)": v["asym_ratio"],
         "asymmetry: 0.02 - factored": 0.02 - v["asym_share_factored"],
-        "steps: sgd / factored (bar 2)": v["adapt_speedup"],
+        "steps: sgd / factored (bar > 1)": v["adapt_speedup"],
         "final error: sgd / factored (bar 3)": v["final_variant_sgd"]
         / max(v["final_variant_factored"], 1e-9),
     }
