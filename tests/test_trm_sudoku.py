@@ -149,3 +149,10 @@ def test_cache_round_trip(tmp_path, monkeypatch):
     assert torch.equal(a.puzzles, b.puzzles)
     sd.load_sudoku(4, size=6, givens=13, seed=0)  # other settings, other file
     assert len(list((tmp_path / "sudoku").glob("*.pt"))) == 2
+
+
+def test_parallel_generation_gives_the_same_set():
+    one = sd.make_sudoku(70, size=4, givens=6, seed=9)
+    two = sd.make_sudoku(70, size=4, givens=6, seed=9, workers=2)
+    assert torch.equal(one.puzzles, two.puzzles)
+    assert torch.equal(one.solutions, two.solutions)

@@ -40,11 +40,12 @@ def run_ablation(
     results: dict[str, dict] = {}
     for name in variants:
         run = variant(cfg, name, seed=seed)
+        kw = dict(checkpoint=checkpoint, desc=name, evaluate_raw=name == "TRM")
         if threads is None:
-            results[name] = train_trm(run, checkpoint=checkpoint, desc=name)
+            results[name] = train_trm(run, **kw)
         else:
             with torch_threads(threads):
-                results[name] = train_trm(run, checkpoint=checkpoint, desc=name)
+                results[name] = train_trm(run, **kw)
     if "TRM" in results and "raw_exact" in results["TRM"]["metrics"]:
         m = results["TRM"]["metrics"]
         results["no EMA"] = {
@@ -202,6 +203,10 @@ def live_explorer(model: TRM, N_sup: int, colab_url: str | None = None):
     import ipywidgets as w
 
     size = model.cfg.size
+    if colab_url is None:
+        from ..exercises.display import colab_url as chapter_url
+
+        colab_url = chapter_url("trm")
     where = f'<a href="{colab_url}">open the chapter in Colab</a>' if colab_url else ""
     note = w.HTML(
         "<i>This box needs a running chapter (Python behind the page)"

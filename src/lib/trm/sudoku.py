@@ -215,13 +215,28 @@ def _one_puzzle(size: int, givens: int, rng: random.Random) -> tuple[list, list]
         # stuck above `givens` (every remaining given is needed): draw again
 
 
+def _make_range(
+    size: int, givens: int, seed: int, tier: str, start: int, stop: int
+) -> tuple[list, list]:
+    puzzles, solutions = [], []
+    for i in range(start, stop):
+        rng = random.Random(f"sudoku-{size}-{givens}-{tier}-{seed}-{i}")
+        while True:
+            p, s = _one_puzzle(size, givens, rng)
+            if tier == "any" or not solvable_by_singles(p, size=size):
+                break
+        puzzles.append(p)
+        solutions.append(s)
+    return puzzles, solutions
+
+
 def make_sudoku(
-    n: int, *, size: int, givens: int, seed: int, tier: str = "any"
+    n: int, *, size: int, givens: int, seed: int, tier: str = "any", workers: int = 1
 ) -> SudokuData:
     """`n` puzzles with exactly `givens` filled cells and a unique solution.
 
-    Puzzle i depends only on (seed, i). tier="search" keeps only puzzles that
-    naked and hidden singles cannot finish.
+    Puzzle i depends only on (seed, i), so `workers` processes give the same set.
+    tier="search" keeps only puzzles that naked and hidden singles cannot finish.
     """
     check_size(size)
     if not isinstance(n, int) or n < 1:
@@ -231,15 +246,19 @@ def make_sudoku(
         raise ValueError(f"givens for size {size} must be in [{low}, {size * size})")
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}, got {tier!r}")
-    puzzles, solutions = [], []
-    for i in range(n):
-        rng = random.Random(f"sudoku-{size}-{givens}-{tier}-{seed}-{i}")
-        while True:
-            p, s = _one_puzzle(size, givens, rng)
-            if tier == "any" or not solvable_by_singles(p, size=size):
-                break
-        puzzles.append(p)
-        solutions.append(s)
+    if workers <= 1 or n < 64:
+        puzzles, solutions = _make_range(size, givens, seed, tier, 0, n)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        bounds = [n * k // (4 * workers) for k in range(4 * workers + 1)]
+        pairs = zip(bounds[:-1], bounds[1:], strict=True)
+        jobs = [(size, givens, seed, tier, a, b) for a, b in pairs]
+        puzzles, solutions = [], []
+        with ProcessPoolExecutor(workers) as pool:
+            for p, s in pool.map(_make_range, *zip(*jobs, strict=True)):
+                puzzles += p
+                solutions += s
     return SudokuData(torch.tensor(puzzles), torch.tensor(solutions), size)
 
 
@@ -262,7 +281,11 @@ def load_sudoku(
             return SudokuData(d["puzzles"], d["solutions"], size)
         except Exception:  # a truncated or foreign file: make it again
             pass
-    data = make_sudoku(n, size=size, givens=givens, seed=seed, tier=tier)
+    # big 9x9 sets use every core (puzzle i depends only on seed and i)
+    workers = min(os.cpu_count() or 1, 16) if size == 9 and n >= 1000 else 1
+    data = make_sudoku(
+        n, size=size, givens=givens, seed=seed, tier=tier, workers=workers
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     torch.save({"puzzles": data.puzzles, "solutions": data.solutions, **key}, tmp)

@@ -84,7 +84,8 @@ PRESETS: dict[str, RunConfig] = {
         eval_every=200,
         eval_subset=250,
     ),
-    # a free Colab T4 in under 30 minutes (untested on a T4 so far)
+    # a free Colab T4 in under 30 minutes, by a FLOP estimate (not yet run on a
+    # T4). A T4 has no bf16 tensor cores, so this preset trains in float32.
     "colab": RunConfig(
         model=TRMConfig(size=9, d_model=128, T=3, n=4),
         givens=25,
@@ -96,10 +97,11 @@ PRESETS: dict[str, RunConfig] = {
         lr=1e-3,
         warmup_steps=300,
         eval_every=500,
-        amp=True,
+        amp=False,
         compile=True,
     ),
-    # one H100 in about 8 minutes (untested: no GPU was available to build it)
+    # one H100 within 8 minutes, by a FLOP estimate (about 4 TFLOP per step);
+    # not yet run on a GPU: no GPU was available when it was written
     "gpu": RunConfig(
         model=TRMConfig(size=9, d_model=256, T=3, n=6),
         givens=25,
@@ -301,11 +303,14 @@ def train_trm(
     device: str | torch.device | None = None,
     callbacks=(),
     desc: str = "TRM",
+    evaluate_raw: bool = True,
 ) -> dict[str, Any]:
     """Train one run; returns model (the EMA weights when EMA is on), history,
     metrics (the last evaluation, wall time, throughput) and the config.
 
-    checkpoint=True keeps a checkpoint under checkpoint_path("trm", cfg).
+    checkpoint=True keeps a checkpoint under checkpoint_path("trm", cfg). With
+    an EMA and `evaluate_raw`, metrics also hold raw_exact etc.: the trained
+    weights read without their average.
     """
     device = get_device(device)
     train_set, test_set = datasets(cfg)
@@ -375,7 +380,7 @@ def train_trm(
         "examples_per_s": cfg.steps * cfg.batch_size / train_time if train_time else 0,
         "device": describe_device(device),
     }
-    if ema is not None:  # the same run read without the average: the no-EMA ablation
+    if ema is not None and evaluate_raw:  # without the average: the no-EMA ablation
         raw = evaluate(model, test_set, N_sup=cfg.N_sup, batch=cfg.eval_batch)
         metrics.update({f"raw_{k}": v for k, v in raw.items()})
     inference.eval()
