@@ -1,6 +1,7 @@
 """The TRM chapter's claims at book parameters, for several seeds.
 
     .venv/bin/python benchmarks/trm_seeds.py 0 1 2
+    .venv/bin/python benchmarks/trm_seeds.py 0 1 2 --set n=2 steps=800
 
 Trains the chapter's variants (TRM, 1-step gradient, two-pass, single pass; the
 no-EMA network is the TRM run read without its average) with the notebook's
@@ -21,16 +22,16 @@ from compgen import trm  # noqa: E402
 from compgen.claims import evaluate_claims  # noqa: E402
 
 # the notebook's parameters cell, at book tier
-BOOK = {"steps": 800, "n_train": 5000, "n_test": 1000, "eval_every": 200,
+BOOK = {"steps": 500, "n_train": 5000, "n_test": 1000, "eval_every": 125,
         "warmup_steps": 50, "eval_subset": 250}  # fmt: skip
 
 
-def main(seeds: list[int]) -> None:
+def main(seeds: list[int], changes: dict) -> None:
     os.environ["COMPGEN_CHECKPOINTS"] = tempfile.mkdtemp(prefix="trm-seeds-")
     margins = []
     for seed in seeds:
         start = time.perf_counter()
-        cfg = trm.override(trm.PRESETS["cpu"], {**BOOK, "seed": seed})
+        cfg = trm.override(trm.PRESETS["cpu"], {**BOOK, **changes, "seed": seed})
         results = trm.run_ablation(cfg, seed=seed, threads=1)
         values = trm.summary(results)
         values["exact_trm_first_step"] = results["TRM"]["metrics"]["exact@1"]
@@ -55,4 +56,8 @@ def main(seeds: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(s) for s in sys.argv[1:]] or [0, 1, 2])
+    from compgen.trm.cli import parse_settings
+
+    args = sys.argv[1:]
+    cut = args.index("--set") if "--set" in args else len(args)
+    main([int(s) for s in args[:cut]] or [0, 1, 2], parse_settings(args[cut + 1 :]))

@@ -340,7 +340,7 @@ def _single_pass_outcome() -> float:
         return train_trm(run, checkpoint=True, desc="single pass")["metrics"]["exact"]
 
 
-CPU_STEPS = 800  # the book tier's optimiser steps per variant
+CPU_STEPS = 500  # the book tier's optimiser steps per variant
 
 
 def _valid_reference(grid, box_rows, box_cols) -> bool:

@@ -72,16 +72,16 @@ class RunConfig:
         return self.model.size
 
 
-CPU_MODEL = TRMConfig(size=6, d_model=64, T=2, n=2)
+CPU_MODEL = TRMConfig(size=6, d_model=64, T=2, n=3)
 PRESETS: dict[str, RunConfig] = {
     # the book tier: 6x6 on one CPU thread, a minute or two per recursive run
     "cpu": RunConfig(
         model=CPU_MODEL,
         givens=12,
-        steps=800,
+        steps=500,
         lr=2e-3,
         warmup_steps=50,
-        eval_every=200,
+        eval_every=125,
         eval_subset=250,
     ),
     # a free Colab T4 in under 30 minutes, by a FLOP estimate (not yet run on a
