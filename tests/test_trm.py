@@ -274,3 +274,22 @@ def test_gpu_path_with_bf16_and_compile():
     cfg = dataclasses.replace(TINY, amp=True, compile=True)
     result = trm.train_trm(cfg, checkpoint=False, device="cuda")
     assert result["metrics"]["device"].startswith("cuda")
+
+
+def test_the_gpu_code_path_compiles_and_runs_in_bf16_at_tiny_size():
+    """What the gpu preset turns on, checked on a CPU: the model traces under
+    torch.compile (backend without a C compiler) and trains under bf16 autocast."""
+    torch.manual_seed(0)
+    model = trm.TRM(TINY_MODEL)
+    batch = trm.batches(trm.make_sudoku(16, size=4, givens=8, seed=0), TINY)(0)
+    with torch.no_grad():
+        eager_loss, _ = trm.DeepSupervision(TINY)(model, batch)
+    compiled = torch.compile(model, backend="aot_eager")
+    loss, _ = trm.DeepSupervision(TINY)(compiled, batch)
+    loss.backward()
+    assert torch.allclose(loss, eager_loss, atol=1e-5)
+    assert all(p.grad is not None for p in model.blocks.parameters())
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        loss_bf16, _ = trm.DeepSupervision(TINY)(model, batch)
+    assert loss_bf16.dtype == torch.float32 and torch.isfinite(loss_bf16)
+    assert abs(loss_bf16.item() - eager_loss.item()) < 0.1
