@@ -434,6 +434,12 @@ def load_run(folder: str | os.PathLike) -> tuple[dict, TRM]:
     return info, model.eval()
 
 
+# A reference GPU run is committed here: run
+#   python -m compgen.trm train --preset gpu --out src/lib/trm/reference
+# on a GPU, delete reference/checkpoint.pt (it holds the optimiser state too) and
+# commit metrics.json and model.pt; add them to the package data in
+# pyproject.toml ([tool.setuptools.package-data] "compgen.trm" = ["reference/*"])
+# so that a Colab install carries them.
 REFERENCE = Path(__file__).parent / "reference"
 
 
