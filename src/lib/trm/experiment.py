@@ -98,7 +98,7 @@ def plot_bars(results: dict[str, dict], ax=None, order=SHOWN):
     ax.bar_label(bars, labels=[f"{v:.1%}" for v in values], fontsize=8)
     ax.set(ylabel="exact-solve, held-out puzzles", ylim=(0, 1.08),
            title="The ablations, read like the paper's Table 1")  # fmt: skip
-    ax.tick_params(axis="x", labelrotation=20)
+    plt.setp(ax.get_xticklabels(), rotation=25, ha="right")
     return ax
 
 
