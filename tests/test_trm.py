@@ -253,6 +253,8 @@ def test_explorer_frames_and_widgets():
     slider, stack = box.children[0], box.children[1]
     assert isinstance(stack, w.Stack) and len(stack.children) == len(frames)
     assert slider.max == len(frames) - 1
+    index, first = ex.instructive_example(model, TINY, N_sup=2, limit=8)
+    assert 0 <= index < 8 and (first is None or 1 <= first <= 2)
     live = ex.live_explorer(model, N_sup=2)
     assert "running chapter" in live.children[0].value
 

@@ -254,9 +254,12 @@ def example_puzzle(cfg: RunConfig, index: int = 0) -> torch.Tensor:
     return datasets(cfg)[1].puzzles[index]
 
 
-def hardest_example(model: TRM, cfg: RunConfig, N_sup: int, limit: int = 200) -> int:
-    """Index of a held-out puzzle the model solves only after several steps
-    (the most instructive one to watch), or 0."""
+def instructive_example(
+    model: TRM, cfg: RunConfig, N_sup: int, limit: int = 200
+) -> tuple[int, int | None]:
+    """(index, step) of a held-out puzzle the model solves only after several
+    supervision steps: the latest first-solved step among puzzles it ends up
+    solving. step is None when it solves none of the first `limit` puzzles."""
     from .model import solve_batch
 
     test = datasets(cfg)[1]
@@ -264,10 +267,12 @@ def hardest_example(model: TRM, cfg: RunConfig, N_sup: int, limit: int = 200) ->
     with torch.no_grad():
         answers = solve_batch(model, p, N_sup)
     solved = torch.stack([(a == s).all(-1) for a in answers])  # (N_sup, B)
-    first = torch.where(solved.any(0), solved.float().argmax(0), N_sup + 1)
-    final_ok = solved[-1]
-    score = torch.where(final_ok, first, -1)
-    return int(score.argmax()) if bool(final_ok.any()) else 0
+    first = solved.float().argmax(0) + 1  # first supervision step with it right
+    if not bool(solved[-1].any()):
+        return 0, None
+    score = torch.where(solved[-1], first, 0)
+    index = int(score.argmax())
+    return index, int(first[index])
 
 
 def describe_puzzle(puzzle: torch.Tensor, size: int) -> str:
