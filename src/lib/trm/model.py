@@ -112,7 +112,9 @@ class TRM(nn.Module):
         L, D = cfg.size**2, cfg.d_model
         self.embed = nn.Embedding(cfg.size + 1, D)  # digits 0 (blank) .. size
         nn.init.normal_(self.embed.weight, std=1 / math.sqrt(D))
-        self.pos = nn.Parameter(torch.zeros(L, D)) if cfg.mixer == "attention" else None
+        # attention alone cannot tell cells apart: a learned position per cell,
+        # started random so that it can from the first step
+        self.pos = nn.Parameter(torch.randn(L, D)) if cfg.mixer == "attention" else None
         self.blocks = nn.ModuleList([Block(cfg), Block(cfg)])
         self.lm_head = nn.Linear(D, cfg.size, bias=False)  # logits for digits 1..size
         self.q_head = nn.Linear(D, 1)  # halting: "is the whole answer right?"
