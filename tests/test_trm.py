@@ -257,6 +257,17 @@ def test_explorer_frames_and_widgets():
     assert 0 <= index < 8 and (first is None or 1 <= first <= 2)
     live = ex.live_explorer(model, N_sup=2)
     assert "running chapter" in live.children[0].value
+    assert any(isinstance(c, w.Textarea) for c in live.children[1].children)
+
+
+def test_live_explorer_shows_no_dead_controls_in_the_rendered_book(monkeypatch):
+    import ipywidgets as w
+
+    monkeypatch.setenv("COMPGEN_STATIC", "1")
+    model = trm.TRM(TINY_MODEL)
+    static = ex.live_explorer(model, N_sup=2, colab_url="https://colab.example/x")
+    assert isinstance(static, w.HTML), "a static page must not show a dead box"
+    assert "running chapter" in static.value and "colab.example/x" in static.value
 
 
 def test_bad_settings_are_refused():

@@ -82,14 +82,15 @@ CSS_TEXT = """/* compgen-book: small fixes to the theme */
 .compgen-colab { margin: 0.2rem 0 1rem; }
 """
 BADGE = f"{VENDOR}/open-in-colab.svg"
-BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20"
+BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="96" height="20"
  role="img" aria-label="Open in Colab"><title>Open in Colab</title>
-<rect width="117" height="20" rx="3" fill="#555"/>
-<rect x="40" width="77" height="20" rx="3" fill="#F9AB00"/>
-<rect x="40" width="6" height="20" fill="#F9AB00"/>
-<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">
-<text x="7" y="14">open</text><text x="47" y="14" fill="#222">in Colab</text></g>
-</svg>
+<rect width="96" height="20" rx="3" fill="#555"/>
+<rect x="38" width="58" height="20" rx="3" fill="#F9AB00"/>
+<rect x="38" width="6" height="20" fill="#F9AB00"/>
+<g font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">
+<text x="6" y="14" fill="#fff">open</text>
+<text x="43" y="14" fill="#222">in Colab</text>
+</g></svg>
 """
 
 
@@ -212,7 +213,7 @@ def _badge(app, pagename: str, context: dict) -> None:
     src = context["pathto"]("_static/" + BADGE, 1)
     badge = (
         f'<p class="compgen-colab"><a href="{href}" target="_blank" '
-        f'rel="noopener"><img src="{src}" alt="Open in Colab" width="117" '
+        f'rel="noopener"><img src="{src}" alt="Open in Colab" width="96" '
         'height="20"></a></p>\n'
     )
     body = context["body"]
