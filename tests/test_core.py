@@ -447,3 +447,45 @@ def test_frame_explorer_rejects_bad_input_clearly(frames, labels, kwargs, messag
 
     with pytest.raises(ValueError, match=message):
         frame_explorer(frames, labels, **kwargs)
+
+
+def test_record_time_counts_training_only_and_goes_on_after_a_resume(tmp_path):
+    import time as clock
+
+    data = batches_from_tensors(
+        torch.randn(16, 2), torch.randn(16, 1), batch_size=4, seed=0
+    )
+
+    def slow_loss(m, b):
+        clock.sleep(0.05)  # each step takes a known time
+        return torch.nn.functional.mse_loss(m(b[0]), b[1])
+
+    def slow_evaluate(m):
+        clock.sleep(0.5)
+        return {"score": 1.0}
+
+    def run(path=None, callbacks=()):
+        return train(
+            torch.nn.Linear(2, 1),
+            data,
+            loss_fn=slow_loss,
+            config=TrainConfig(steps=6, log_every=1, eval_every=3),
+            evaluate=slow_evaluate,
+            checkpoint=path,
+            callbacks=callbacks,
+            device="cpu",
+        )
+
+    times = [r["time"] for r in run()]
+    assert times == sorted(times)
+    assert times[-1] < 0.5, "evaluation time was counted as training time"
+
+    def stop_at_step_4(record):
+        if record["step"] == 4:
+            raise KeyboardInterrupt
+
+    path = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run(path, [stop_at_step_4])
+    resumed = [r["time"] for r in run(path)]
+    assert resumed == sorted(resumed), "the clock restarted at zero on the resume"

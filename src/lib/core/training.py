@@ -169,13 +169,24 @@ def train(
         else contextlib.nullcontext()
     )
 
+    # "time" in every record: seconds spent training so far. The clock stops
+    # while `evaluate` runs and goes on from the checkpoint's time on a resume.
+    clock = {"start": time.monotonic(), "paused": 0.0}
+    clock["start"] -= next((r["time"] for r in reversed(history) if "time" in r), 0.0)
+
+    def seconds() -> float:
+        return time.monotonic() - clock["start"] - clock["paused"]
+
     def run_eval(step: int) -> None:
         if evaluate is None:
             return
+        began = time.monotonic()
         model.eval()
         with torch.no_grad():
             record = {"step": step, **{k: float(v) for k, v in evaluate(model).items()}}
         model.train()
+        clock["paused"] += time.monotonic() - began
+        record["time"] = seconds()
         history.append(record)
         for cb in callbacks:
             cb(record)
@@ -183,7 +194,7 @@ def train(
     model.train()
     if start == 0 and config.eval_every:
         run_eval(0)  # where the curves start
-    last_save = t0 = time.monotonic()
+    last_save = time.monotonic()
     done = start
     bar = tqdm(
         range(start, config.steps),
@@ -217,7 +228,7 @@ def train(
                     "step": done,
                     "loss": running.item() / n,
                     "lr": optimizer.param_groups[0]["lr"],
-                    "time": time.monotonic() - t0,
+                    "time": seconds(),
                     **{k: float(v) for k, v in metrics.items()},
                 }
                 running.zero_()
