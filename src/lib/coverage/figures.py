@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -200,11 +199,9 @@ def plot_student(task: ModularTask, result: dict):
 
 def frame(task: ModularTask, result: dict, dpi: int = 72) -> bytes:
     """`plot_student` as PNG bytes: one picture of the explorer."""
-    fig = plot_student(task, result)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    return buffer.getvalue()
+    from ..core.explorer import figure_png
+
+    return figure_png(plot_student(task, result), dpi=dpi)
 
 
 def _stack(images, control):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..core.explorer import mark_explorer
+from ..core.explorer import figure_png, mark_explorer
 from ..core.plotting import COLORS
 from .cppn import CPPN, feature_maps
 from .experiment import NETS, knob_index
@@ -174,13 +172,6 @@ def plot_adaptation(result: dict):
     return fig
 
 
-def _png(fig, dpi: int = 72) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def sweep_explorer(result: dict, n_values: int = 9, span: float = 0.6, n: int = 4):
     """Pick a pair of weights, slide the sweep: works in the page, no kernel.
 
@@ -210,7 +201,7 @@ def sweep_explorer(result: dict, n_values: int = 9, span: float = 0.6, n: int = 
                 _gray(ax, frames[name][j], f"{name}: {picks[name][k][0]}")
                 ax.title.set_fontsize(8)
             fig.suptitle(f"weight x {1 + f:.2f}", fontsize=9)
-            images.append(w.Image(value=_png(fig), format="png"))
+            images.append(w.Image(value=figure_png(fig, dpi=72), format="png"))
         stack = w.Stack(images, selected_index=n_values // 2)
         w.jslink((slider, "value"), (stack, "selected_index"))
         pages.append(stack)
