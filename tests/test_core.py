@@ -433,6 +433,41 @@ def test_frame_explorer_links_a_control_to_its_pictures_in_the_browser():
     assert isinstance(slider.children[0], w.SelectionSlider)
 
 
+def test_switcher_without_stack_swaps_the_view_from_python(monkeypatch):
+    """Under ipywidgets 7 (no Stack) the kernel swaps the shown picture."""
+    import ipywidgets as w
+
+    from compgen.core import explorer
+
+    monkeypatch.setattr(explorer, "has_stack", lambda: False)
+    box = explorer.frame_explorer([b"\x89PNG1", b"\x89PNG2", b"\x89PNG3"], "abc")
+    chooser, view = box.children
+    assert not isinstance(view, getattr(w, "Stack", ()))
+    assert bytes(view.children[0].value) == b"\x89PNG1"
+    chooser.value = "c"
+    assert bytes(view.children[0].value) == b"\x89PNG3"
+    chooser.index = 1
+    assert bytes(view.children[0].value) == b"\x89PNG2"
+    slider = w.IntSlider(value=0, min=0, max=1)
+    pages = [w.HTML("p0"), w.HTML("p1")]
+    by_value = explorer.switcher(pages, slider, "value")
+    slider.value = 1
+    assert by_value.children == (pages[1],)
+    with pytest.raises(ValueError, match="selected must be in"):
+        explorer.switcher(pages, slider, selected=2)
+    with pytest.raises(ValueError, match="at least one page"):
+        explorer.switcher([], slider)
+
+
+def test_set_titles_names_tabs_in_either_ipywidgets():
+    import ipywidgets as w
+
+    from compgen import set_titles
+
+    tabs = set_titles(w.Tab([w.HTML("a"), w.HTML("b")]), ["first", "second"])
+    assert [tabs.get_title(k) for k in range(2)] == ["first", "second"]
+
+
 @pytest.mark.parametrize(
     "frames, labels, kwargs, message",
     [

@@ -2,7 +2,15 @@
 
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .device import describe_device, get_device, torch_threads
-from .explorer import EXPLORER_CLASS, figure_png, frame_explorer, mark_explorer
+from .explorer import (
+    EXPLORER_CLASS,
+    figure_png,
+    frame_explorer,
+    has_stack,
+    mark_explorer,
+    set_titles,
+    switcher,
+)
 from .notebook import glue, in_colab, read_glued, show_source
 from .plotting import COLORS, ROLE_COLORS, mark_chance, use_book_style
 from .seeding import make_generator, make_rng, seed_everything
@@ -21,6 +29,9 @@ __all__ = [
     "figure_png",
     "frame_explorer",
     "mark_explorer",
+    "has_stack",
+    "set_titles",
+    "switcher",
     "COLORS",
     "ROLE_COLORS",
     "History",

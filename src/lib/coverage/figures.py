@@ -208,9 +208,9 @@ def _stack(images, control):
     """A Stack of images whose shown child follows `control`, in the browser."""
     import ipywidgets as w
 
-    stack = w.Stack([w.Image(value=png, format="png") for png in images])
-    w.jslink((control, "index"), (stack, "selected_index"))
-    return stack
+    from ..core.explorer import switcher
+
+    return switcher([w.Image(value=png, format="png") for png in images], control)
 
 
 def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, control):
@@ -221,14 +221,14 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
     """
     import ipywidgets as w
 
-    from ..core.explorer import mark_explorer
+    from ..core.explorer import mark_explorer, set_titles, switcher
 
     most = max(r["n_tasks"] for r in results)
     width_a = w.SelectionSlider(options=[str(x) for x in widths], description="width")
     cover = w.SelectionSlider(
         options=[f"{c:g}" for c in coverages], description="coverage"
     )
-    outer = w.Stack(
+    outer = switcher(
         [
             _stack(
                 [
@@ -247,12 +247,12 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
                 width_a,
             )
             for c in coverages
-        ]
+        ],
+        cover,
     )
-    w.jslink((cover, "index"), (outer, "selected_index"))
     width_b = w.SelectionSlider(options=[str(x) for x in widths], description="width")
     support = w.Dropdown(options=[LABELS[s] for s in SUPPORTS], description="support")
-    by_support = w.Stack(
+    by_support = switcher(
         [
             _stack(
                 [
@@ -262,14 +262,16 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
                 width_b,
             )
             for s in SUPPORTS
-        ]
+        ],
+        support,
     )
-    w.jslink((support, "index"), (by_support, "selected_index"))
     tabs = w.Tab(
         [
             w.VBox([w.HBox([cover, width_a]), outer]),
             w.VBox([w.HBox([support, width_b]), by_support]),
         ]
     )
-    tabs.titles = ("coverage x width", f"three supports at coverage {control:.2f}")
+    set_titles(
+        tabs, ("coverage x width", f"three supports at coverage {control:.2f}")
+    )
     return mark_explorer(tabs)

@@ -268,11 +268,12 @@ def _widget(ex: Exercise):
     else:  # pragma: no cover
         return None
     if solutions_shown() and ex.solution:
-        solution = w.Accordion(
-            children=[w.HTML(html.escape(ex.solution))],
-            titles=("Solution",),
-            selected_index=None,
+        from ..core.explorer import set_titles
+
+        solution = set_titles(
+            w.Accordion(children=[w.HTML(html.escape(ex.solution))]), ["Solution"]
         )
+        solution.selected_index = None
         controls.append(solution)
     return w.VBox([*controls, out])
 

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..core.explorer import figure_png, mark_explorer
+from ..core.explorer import figure_png, mark_explorer, switcher
 from ..core.plotting import COLORS
 from .cppn import CPPN, feature_maps
 from .experiment import NETS, knob_index
@@ -177,7 +177,7 @@ def sweep_explorer(result: dict, n_values: int = 9, span: float = 0.6, n: int = 
 
     Every frame (the factored and the SGD network side by side, one weight of
     each scaled by 1 + f) is drawn in advance; ToggleButtons and a slider are
-    linked on the client side (jslink) to Stacks of the images.
+    linked on the client side (jslink) to Stacks of the images (`switcher`).
     """
     import ipywidgets as w
 
@@ -202,12 +202,8 @@ def sweep_explorer(result: dict, n_values: int = 9, span: float = 0.6, n: int = 
                 ax.title.set_fontsize(8)
             fig.suptitle(f"weight x {1 + f:.2f}", fontsize=9)
             images.append(w.Image(value=figure_png(fig, dpi=72), format="png"))
-        stack = w.Stack(images, selected_index=n_values // 2)
-        w.jslink((slider, "value"), (stack, "selected_index"))
-        pages.append(stack)
+        pages.append(switcher(images, slider, "value", selected=n_values // 2))
     choice = w.ToggleButtons(
         options=[f"{picks['factored'][k][0]} | SGD #{k + 1}" for k in range(n)]
     )
-    outer = w.Stack(pages, selected_index=0)
-    w.jslink((choice, "index"), (outer, "selected_index"))
-    return mark_explorer(w.VBox([slider, choice, outer]))
+    return mark_explorer(w.VBox([slider, choice, switcher(pages, choice)]))

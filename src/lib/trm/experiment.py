@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..claims import Claim, Headline
-from ..core import mark_explorer, torch_threads
+from ..core import mark_explorer, switcher, torch_threads
 from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
 from .model import TRM
 from .sudoku import BOXES, format_grid, parse_puzzle, solve
@@ -189,8 +189,7 @@ def think_explorer(frames: list[dict], size: int):
         value=0, min=0, max=len(frames) - 1, description="recursion",
         continuous_update=True, readout=True,
     )  # fmt: skip
-    stack = w.Stack(pages, selected_index=0)
-    w.jslink((slider, "value"), (stack, "selected_index"))
+    stack = switcher(pages, slider, "value")
     legend = w.HTML(
         '<span style="font-size:12px;color:#555">grey: given; yellow: changed '
         "since the previous recursion; red underlined: wrong</span>"
