@@ -19,12 +19,18 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $(STAMP)
 
+# Wheels of Colab's package versions (tests/colab_runtime.txt), downloaded once so
+# that tests/test_colab.py builds its Colab-like environment with no network.
+COLAB_WHEELS := $(VENV)/colab-wheels/.python
+$(COLAB_WHEELS): tests/colab_runtime.txt tests/colab_env.py | $(STAMP)
+	$(BIN)/python tests/colab_env.py download
+
 # Build the HTML book, executing every chapter at book parameters.
 book: $(STAMP)
 	$(BIN)/python -m compgen.book build
 
 # Unit tests, every chapter at smoke parameters, and every chapter's claims.
-test: $(STAMP)
+test: $(STAMP) $(COLAB_WHEELS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
@@ -33,7 +39,7 @@ browser: $(STAMP)
 	$(BIN)/python -m pytest tests/test_browser.py --reuse-book
 
 # Everything but the claims (seconds to a few minutes).
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(COLAB_WHEELS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -m "not claims and not book and not browser"
 

@@ -1,15 +1,21 @@
-"""Each chapter's first cells, run as on Colab, in a fresh environment like Colab's.
+"""Every chapter, run as on Colab, in a fresh environment built from Colab's versions.
 
-The environment is a new virtual environment where torch, numpy, matplotlib,
-ipywidgets and the rest of what Colab ships are already installed (made
-offline: the packages of this checkout's .venv are linked in) and the book's
-library is not. Each chapter's setup cell runs with `google.colab` imported, so
-it really installs the library with pip, from this repository's committed HEAD
-instead of the web address (no network in tests). Then the chapter's next cells,
-up to the first one after its parameters cell, run with SMOKE = True.
+The environment is a new virtual environment with exactly the packages and
+versions of `tests/colab_runtime.txt` (Colab's published runtime: ipywidgets
+7.7.1, ipykernel 6.17.1, IPython 7.34, numpy 2.1.3, matplotlib 3.10.0, ...),
+installed offline from the wheels `make` downloaded (`tests/colab_env.py`), plus
+torch. Python: the newest on this machine with an offline torch wheel, which here
+is the default Python 3.11 (the only local torch build, 2.13.0 CPU, is for 3.11;
+Colab runs 3.13 and torch 2.11), with torch linked in from `.venv`.
 
-The test fails if pip installs or replaces anything besides the library (above
-all torch), or if a cell raises.
+Each chapter runs whole, at smoke size, in a real IPython kernel of that
+environment, started with `google.colab` imported as on Colab. Its real setup
+cell installs the library with pip from this repository's committed HEAD (in
+place of the web address, and with `--no-index --find-links` to the local wheels:
+no network in tests). The test fails if pip installs or replaces any of Colab's
+packages, if a cell raises, if a widget is built from a class or given a trait
+that the installed ipywidgets lacks, or if an explorer does not follow its
+control in the kernel.
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ import json
 import os
 import re
 import subprocess
+import sys
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from compgen.book import (
@@ -32,21 +41,71 @@ from compgen.book import (
     repository,
 )
 
+sys.path.insert(0, str(Path(__file__).parent))
+import colab_env  # noqa: E402
+
 ROOT = repo_root(__file__)
 CHAPTERS = chapter_notebooks(ROOT)
-# what a Colab runtime has before the chapter installs anything
-# (pip too: the venv's bundled pip may be older than Colab's)
-PREINSTALLED = [
-    "torch",
-    "numpy",
-    "matplotlib",
-    "ipywidgets",
-    "tqdm",
-    "setuptools",
-    "pip",
-]
-
 pytestmark = pytest.mark.slow
+
+# Run in the kernel before any cell: what Colab's kernel has imported, and the
+# checks that make a widget from another ipywidgets version fail loudly.
+STARTUP = '''
+import google.colab  # as on Colab: the setup cell looks for it
+import warnings
+import ipywidgets
+
+# ipywidgets 7 ignores (with this warning) a keyword it does not know, e.g. titles=
+warnings.filterwarnings(
+    "error", message="Passing unrecognized arguments", category=DeprecationWarning
+)
+_setattr = ipywidgets.Widget.__setattr__
+
+
+def _only_known_traits(self, name, value):
+    if not (name.startswith("_") or self.has_trait(name) or hasattr(type(self), name)
+            or name in self.__dict__):
+        raise AttributeError(
+            f"{type(self).__name__} has no trait {name!r} in ipywidgets "
+            f"{ipywidgets.__version__}"
+        )
+    _setattr(self, name, value)
+
+
+ipywidgets.Widget.__setattr__ = _only_known_traits
+'''
+
+# Appended to every chapter: each explorer must follow its control in the kernel.
+CHECK_EXPLORERS = '''
+import ipywidgets as _w
+from compgen import EXPLORER_CLASS as _CLASS, has_stack as _has_stack
+
+_all = list(getattr(_w.Widget, "widgets", {}).values())
+_explorers = [x for x in _all if _CLASS in getattr(x, "_dom_classes", ())]
+
+
+def _inside(root):
+    todo, seen = [root], []
+    while todo:
+        node = todo.pop()
+        seen.append(node)
+        todo.extend(getattr(node, "children", ()))
+    return seen
+
+
+for _x in _explorers:
+    _switches = [n for n in _inside(_x) if hasattr(n, "_compgen_pages")]
+    assert _has_stack() or _switches, f"explorer {_x!r:.80} has no switcher"
+    for _s in _switches:
+        _control, _trait = _s._compgen_control
+        _n = len(_s._compgen_pages)
+        _last = (getattr(_control, "max", _n - 1) if _trait == "value" else _n - 1)
+        for _k in (_last, 0):
+            setattr(_control, _trait, _k)
+            assert _s.children[0] is _s._compgen_pages[_k], (
+                f"explorer {_x!r:.60}: {_trait}={_k} did not show page {_k}")
+print(f"compgen-colab-check: {len(_explorers)} explorers followed their controls")
+'''
 
 
 def _closure(names: list[str]) -> list[md.Distribution]:
@@ -56,7 +115,7 @@ def _closure(names: list[str]) -> list[md.Distribution]:
     seen: dict[str, md.Distribution] = {}
     todo = list(names)
     while todo:
-        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        name = colab_env.normalise(todo.pop())
         if name in seen:
             continue
         try:
@@ -68,7 +127,6 @@ def _closure(names: list[str]) -> list[md.Distribution]:
             req = Requirement(spec)
             if req.marker is None or req.marker.evaluate({"extra": ""}):
                 todo.append(req.name)
-    seen.pop("compgen", None)
     return list(seen.values())
 
 
@@ -85,24 +143,108 @@ def _link_packages(dists: list[md.Distribution], site: Path) -> None:
                 (site / top).symlink_to(base / top)
 
 
-@pytest.fixture(scope="module")
-def colab(tmp_path_factory):
-    """(python, workdir): a fresh venv with Colab's packages and no compgen."""
-    tmp = tmp_path_factory.mktemp("colab")
-    venv.create(tmp / "venv", with_pip=False)
-    python = tmp / "venv" / "bin" / "python"
-    site = tmp / "preinstalled"
-    _link_packages(_closure(PREINSTALLED), site)
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
+def _pip(python: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(python), "-m", "pip", *args], capture_output=True, text=True
+    )
+
+
+def _installed(python: Path) -> dict[str, str]:
+    listing = _pip(python, "list", "--format=json").stdout
+    return {colab_env.normalise(p["name"]): p["version"] for p in json.loads(listing)}
+
+
+def _commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
-    Path(purelib, "colab_preinstalled.pth").write_text(f"{site}\n")
-    # a stand-in for Colab's own module, which the setup cell looks for
-    (tmp / "fake" / "google" / "colab").mkdir(parents=True)
-    (tmp / "fake" / "google" / "colab" / "__init__.py").write_text("")
+
+
+def _as_on_colab(notebook: Path, commit: str, wheels: Path, out: Path) -> Path:
+    """The chapter with its setup cell pointed at this checkout, offline."""
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert SETUP_TAG in code[0].metadata.get("tags", []), "no setup cell first"
+    assert any(PARAMETERS_TAG in c.metadata.get("tags", []) for c in code)
+    repo = repository(ROOT)
+    web = f"git+{repo['url']}@{repo['branch']}"
+    setup = code[0].source
+    assert web in setup, "the setup cell does not install from the repository"
+    pip_args = '"install", "-q",'
+    assert pip_args in setup, "the setup cell's pip command changed shape"
+    code[0].source = setup.replace(web, f"git+file://{ROOT}@{commit}").replace(
+        pip_args, f'{pip_args} "--no-index", "--find-links", r"{wheels}",'
+    )
+    nb.cells.append(nbformat.v4.new_code_cell(CHECK_EXPLORERS))
+    nbformat.write(nb, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def colab(tmp_path_factory, request):
+    """Run the selected chapters in a fresh Colab-like environment, two at a time."""
+    chosen = {
+        item.callspec.params["notebook"]
+        for item in request.session.items
+        if hasattr(item, "callspec") and "notebook" in item.callspec.params
+    }
+    chapters = [nb for nb in CHAPTERS if nb in chosen] or CHAPTERS
+    wheels = colab_env.wheels_dir()
+    if not (wheels / ".python").exists():
+        message = f"no Colab wheels in {wheels}: run `make test` (downloads them once)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    exe, version, torch_wheel = colab_env.choose_python()
+    assert (wheels / ".python").read_text() == version, "wheels for another Python"
+    tmp = tmp_path_factory.mktemp("colab")
+    if exe == sys.executable:
+        venv.create(tmp / "venv", with_pip=True)
+    else:
+        subprocess.run([exe, "-m", "venv", str(tmp / "venv")], check=True)
+    python = tmp / "venv" / "bin" / "python"
+    offline = ["--no-index", "--find-links", str(wheels)]
+    done = _pip(python, "install", "-q", *offline, "-r", str(colab_env.VERSIONS))
+    assert done.returncode == 0, done.stderr[-3000:]
+    if torch_wheel is None:  # link this environment's torch and what it needs
+        have = _installed(python)
+        extra = [
+            d
+            for d in _closure(["torch"])
+            if colab_env.normalise(d.metadata["Name"]) not in have
+        ]
+        site = tmp / "torch-site"
+        _link_packages(extra, site)
+        purelib = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        Path(purelib, "colab_torch.pth").write_text(f"{site}\n")
+    else:
+        done = _pip(python, "install", "-q", *offline, str(torch_wheel))
+        assert done.returncode == 0, done.stderr[-3000:]
+    before = _installed(python)
+    pins = colab_env.pinned()
+    wrong = {n: (v, before.get(n)) for n, v in pins.items() if before.get(n) != v}
+    assert not wrong, f"the environment is not Colab's: {wrong}"
+    # a kernel of that environment, and Colab's start-up
+    kernels = tmp / "jupyter" / "kernels" / "colab"
+    kernels.mkdir(parents=True)
+    spec = {
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Colab-like",
+        "language": "python",
+    }
+    (kernels / "kernel.json").write_text(json.dumps(spec))
+    startup = tmp / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-colab.py").write_text(STARTUP)
+    fake = tmp / "fake"
+    (fake / "google" / "colab").mkdir(parents=True)
+    (fake / "google" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "__init__.py").write_text("")
     work = tmp / "work"
     work.mkdir()
     probe = subprocess.run(
@@ -112,81 +254,62 @@ def colab(tmp_path_factory):
         text=True,
     )
     assert "No module named 'compgen'" in probe.stderr, probe.stderr[-2000:]
-    return python, work, tmp / "fake"
 
-
-def _commit() -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def _first_cells(notebook: Path) -> list[str]:
-    """Setup cell, then code cells up to the first one after the parameters."""
-    cells = json.loads(notebook.read_text())["cells"]
-    code = [c for c in cells if c["cell_type"] == "code"]
-    out, after_parameters = [], False
-    for cell in code:
-        source = "".join(cell["source"])
-        tags = cell.get("metadata", {}).get("tags", [])
-        if PARAMETERS_TAG in tags:
-            source += "\nSMOKE = True"
-            after_parameters = True
-        elif after_parameters:
-            out.append(source)
-            break
-        out.append(source)
-    assert SETUP_TAG in code[0].get("metadata", {}).get("tags", [])
-    return out
-
-
-def _installed(python: Path) -> dict[str, str]:
-    listing = subprocess.run(
-        [python, "-m", "pip", "list", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {p["name"].lower(): p["version"] for p in json.loads(listing)}
-
-
-@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
-@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_starts_on_colab(notebook, colab):
-    python, work, fake = colab
     commit = _commit()
     assert commit, "no commit to install from"
-    cells = _first_cells(notebook)
-    repo = repository(ROOT)
-    web = f"git+{repo['url']}@{repo['branch']}"
-    assert web in cells[0], "the setup cell does not install from the repository"
-    cells[0] = (
-        cells[0]
-        .replace(web, f"git+file://{ROOT}@{commit}")
-        .replace(
-            '"install", "-q",', '"install", "-q", "--no-index", "--no-build-isolation",'
+    env = dict(
+        os.environ,
+        JUPYTER_PATH=str(tmp / "jupyter"),
+        IPYTHONDIR=str(tmp / "ipython"),
+        PYTHONPATH=str(fake),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        COMPGEN_CHECKPOINTS=str(tmp / "checkpoints"),
+    )
+    for name in ("COMPGEN_STATIC", "MPLBACKEND", "PYTHONHOME"):
+        env.pop(name, None)
+
+    def run(notebook: Path) -> dict:
+        source = _as_on_colab(notebook, commit, wheels, tmp / f"in-{notebook.name}")
+        out = tmp / f"out-{notebook.name}"
+        done = subprocess.run(
+            [sys.executable, "-m", "papermill", str(source), str(out)]
+            + ["-k", "colab", "-p", "SMOKE", "True", "--cwd", str(work)]
+            + ["--execution-timeout", "600", "--no-progress-bar"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
-    )
-    assert "--no-index" in cells[0], "the setup cell's pip command changed shape"
-    before = _installed(python)
-    script = "\n\n".join(["import google.colab  # as on Colab", *cells])
-    env = dict(os.environ, PYTHONPATH=str(fake), MPLBACKEND="Agg")
-    env.pop("COMPGEN_STATIC", None)
-    done = subprocess.run(
-        [python, "-c", script],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    after = _installed(python)
+        return {"rc": done.returncode, "log": done.stderr[-6000:], "out": out}
+
+    # the setup cells of the first two would race in pip: install once first
+    first = run(chapters[0])
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        rest = dict(zip(chapters[1:], pool.map(run, chapters[1:]), strict=True))
+    results = {chapters[0]: first, **rest}
+    return {"results": results, "before": before, "after": _installed(python)}
+
+
+def test_colab_environment_is_left_as_colab_had_it(colab):
+    before, after = colab["before"], colab["after"]
     changed = {
         name: (before.get(name), version)
         for name, version in after.items()
         if before.get(name) != version and name != "compgen"
     }
-    assert not changed, f"the setup cell changed Colab's packages: {changed}"
-    assert "compgen" in after
-    assert after["torch"] == before["torch"]
+    assert not changed, f"the setup cells changed Colab's packages: {changed}"
+    assert "compgen" in after and "compgen" not in before
+    assert after["ipywidgets"] == colab_env.pinned()["ipywidgets"]
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_on_colab(notebook, colab):
+    result = colab["results"][notebook]
+    assert result["rc"] == 0, f"{notebook.stem} on Colab:\n{result['log']}"
+    nb = nbformat.read(result["out"], as_version=4)
+    text = "".join(
+        o.get("text", "") for o in nb.cells[-1].get("outputs", []) if "text" in o
+    )
+    assert re.search(r"compgen-colab-check: \d+ explorers", text), text
