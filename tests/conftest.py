@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_STARTED = time.time()  # a timings.json older than this is from an earlier session
 
 
 def pytest_addoption(parser):
@@ -52,3 +54,21 @@ def built_book(request) -> Path:
     html = ROOT / "_build" / "html"
     assert (html / "index.html").is_file(), f"no built book at {html}"
     return ROOT / "_build"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After a session that built the book, name its slowest chapters."""
+    from compgen.book import read_timings, slowest_chapters
+
+    path = ROOT / "_build" / "timings.json"
+    if not path.is_file() or path.stat().st_mtime < _STARTED:
+        return  # this session built no book
+    timings = read_timings(ROOT)
+    terminalreporter.section("book build: slowest chapters")
+    for name, seconds in slowest_chapters(timings):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {name}")
+    terminalreporter.write_line(
+        f"wall {timings.get('wall_s')} s for {timings.get('chapters_sum_s')} s of "
+        f"chapters ({timings.get('jobs')} at a time; wall / sum = "
+        f"{timings.get('ratio_wall_to_sum')})"
+    )

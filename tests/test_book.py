@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -16,19 +17,23 @@ from compgen.book import (
     SETUP_TAG,
     TABLE_END,
     TABLE_START,
+    book_jobs,
     build_book,
     chapter_claims,
     chapter_headlines,
     chapter_notebooks,
+    execute_chapters,
     execute_notebook,
     headline_table,
     new_chapter,
     repo_root,
     repository,
     setup_cell_source,
+    slowest_chapters,
     strip_outputs,
     sync_conclusion,
     tagged_cells,
+    thread_env,
     toc_files,
 )
 from compgen.claims import Headline
@@ -118,8 +123,11 @@ def test_strip_removes_outputs(tmp_path):
     assert cell["outputs"] == [] and cell["execution_count"] is None
 
 
-def small_book(tmp_path: Path, cells: list[str]) -> Path:
-    """A copy of the book's config with one chapter made of `cells`."""
+def small_book(
+    tmp_path: Path, cells: list[str], more: dict[str, list[str]] | None = None
+) -> Path:
+    """A copy of the book's config with one chapter made of `cells` (chapters/ch),
+    and one more chapter per entry of `more` ({stem: cells})."""
     book = tmp_path / "book"
     (book / "chapters").mkdir(parents=True)
     for name in ("_config.yml", "package.json", "package-lock.json"):
@@ -127,20 +135,23 @@ def small_book(tmp_path: Path, cells: list[str]) -> Path:
     if (ROOT / "node_modules").is_dir():  # else the build runs `npm ci` there
         (book / "node_modules").symlink_to(ROOT / "node_modules")
     shutil.copytree(ROOT / "book", book / "book")
+    chapters = {"ch": cells, **(more or {})}
     (book / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/ch\n"
+        "format: jb-book\nroot: book/intro\nchapters:\n"
+        + "".join(f"  - file: chapters/{stem}\n" for stem in chapters)
     )
     (book / "book" / "intro.md").write_text("# A small book\n")
-    nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_markdown_cell("# Ch")]
-        + [nbformat.v4.new_code_cell(c) for c in cells]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, book / "chapters" / "ch.ipynb")
+    for stem, code in chapters.items():
+        nb = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_markdown_cell(f"# {stem.title()}")]
+            + [nbformat.v4.new_code_cell(c) for c in code]
+        )
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(nb, book / "chapters" / f"{stem}.ipynb")
     return book
 
 
@@ -155,21 +166,80 @@ def test_a_broken_chapter_fails_its_test_with_the_cell_error(tmp_path):
 
 
 @pytest.mark.book
-def test_a_broken_chapter_fails_the_book_build_with_the_cell_error(tmp_path):
-    done = build_book(small_book(tmp_path, BROKEN), capture=True)
+def test_a_broken_chapter_fails_the_book_build_with_its_name_and_error(tmp_path):
+    book = small_book(tmp_path, ["print('fine')"], {"bad": BROKEN})
+    done = build_book(book, capture=True)
     assert done.returncode != 0
     log = done.stdout + done.stderr
+    assert "chapter chapters/bad failed" in log
     assert "RuntimeError" in log and "broken on purpose" in log
+    timings = json.loads((book / "_build" / "timings.json").read_text())
+    assert timings["chapters"]["chapters/bad"]["ok"] is False
+    assert timings["chapters"]["chapters/ch"]["ok"] is True
+
+
+# each chapter sleeps, so two run side by side only if their runs overlap; the
+# second reads a file that stands in for the library's source
+SLOW = "import time\ntime.sleep(4)\n"
+READS = SLOW + "from pathlib import Path\nprint('value', Path('value.txt').read_text())"
+THREADS = "import torch\nprint('torch threads', torch.get_num_threads())"
 
 
 @pytest.mark.book
-def test_a_working_chapter_builds_without_warnings(tmp_path):
-    book = small_book(tmp_path, ["print('hello from the chapter')"])
-    done = build_book(book, capture=True)
+def test_chapters_execute_side_by_side_afresh_and_are_timed(tmp_path):
+    book = small_book(tmp_path, [SLOW, THREADS], {"reads": [READS]})
+    (book / "chapters" / "value.txt").write_text("first")
+    done = build_book(book, capture=True, jobs=2)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert (
-        "hello from the chapter" in (book / "_build/html/chapters/ch.html").read_text()
+    html = (book / "_build/html/chapters/reads.html").read_text()
+    assert "value first" in html
+    assert "torch threads 1" in (book / "_build/html/chapters/ch.html").read_text()
+    timings = json.loads((book / "_build" / "timings.json").read_text())
+    ch, reads = (timings["chapters"][f"chapters/{s}"] for s in ("ch", "reads"))
+    assert timings["jobs"] == 2 and timings["machine"]["cores"] >= 1
+    assert ch["seconds"] >= 4 and reads["seconds"] >= 4
+    assert abs(ch["start_s"] - reads["start_s"]) < 2  # both started at once
+    assert timings["wall_s"] > 0 and timings["chapters_sum_s"] > 0
+    # the library changed: the next build executes again, nothing stale is read
+    (book / "chapters" / "value.txt").write_text("second")
+    done = build_book(book, capture=True, jobs=2)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "value second" in (book / "_build/html/chapters/reads.html").read_text()
+
+
+def test_chapters_are_scheduled_longest_first(tmp_path, monkeypatch):
+    from compgen import book as book_module
+
+    started = []
+
+    def fake_run(cmd, env, capture_output, text):
+        job = json.loads(Path(cmd[-1]).read_text())
+        started.append(Path(job["path"]).stem)
+        Path(job["result"]).write_text(
+            json.dumps({"path": job["path"], "seconds": 0.0, "error": None,
+                        "notebook": None})  # fmt: skip
+        )
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(book_module.subprocess, "run", fake_run)
+    paths = [tmp_path / f"{s}.ipynb" for s in ("short", "long", "unknown")]
+    runs = execute_chapters(
+        paths, jobs=1, expected={paths[0]: 5.0, paths[1]: 500.0}
     )
+    assert started == ["long", "unknown", "short"]  # unknown: DEFAULT_SECONDS
+    assert [Path(r["path"]).stem for r in runs] == ["short", "long", "unknown"]
+    assert all(r["threads"] >= 1 for r in runs)
+
+
+def test_kernels_get_one_share_of_the_cores():
+    env = thread_env(1)
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    assert book_jobs() >= 1
+
+
+def test_slowest_chapters_reads_a_timings_record():
+    timings = {"chapters": {"a": {"seconds": 3.0}, "b": {"seconds": 9.0}}}
+    assert slowest_chapters(timings, 1) == [("b", 9.0)]
 
 
 def test_new_chapter_scaffold_has_the_anatomy(tmp_path):

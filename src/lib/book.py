@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -258,26 +259,276 @@ def execute_notebook(
     return output
 
 
-# --all: re-execute every chapter even if Sphinx thinks a page is unchanged (the
-# library may have changed); -W -n: a warning or a broken reference fails the build.
+# --all: re-read every page even if Sphinx thinks it is unchanged; -W -n: a
+# warning or a broken reference fails the build.
 BUILD_FLAGS = ("--all", "--warningiserror", "--nitpick", "--keep-going")
+
+TIMINGS = "timings.json"  # under _build: what the last build's execution cost
+# Rough book-tier seconds on one thread, to start the longest chapters first when
+# no earlier build left _build/timings.json; a chapter not named here counts as
+# DEFAULT_SECONDS.
+EXPECTED_SECONDS = {
+    "chapters/trm": 180,
+    "chapters/binding": 185,
+    "chapters/coverage": 158,
+    "chapters/subnetworks": 143,
+    "chapters/fer": 80,
+    "chapters/how_to_use": 18,
+}
+DEFAULT_SECONDS = 150
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def book_jobs() -> int:
+    """Chapters executed at once: COMPGEN_BOOK_JOBS, else one per core."""
+    value = os.environ.get("COMPGEN_BOOK_JOBS", "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"COMPGEN_BOOK_JOBS must be an int >= 1, got {value!r}")
+        return int(value)
+    return available_cores()
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that holds a kernel's torch (OpenMP, MKL, BLAS) to `threads`."""
+    n = str(threads)
+    return {
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+    }
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _execute_job(job: dict) -> dict:
+    """Run in a worker process: execute one notebook, return it or its error.
+
+    With `parameters` the run goes through papermill (as the smoke tests do);
+    without, through jupyter-cache's executor, as MyST-NB's own execution does.
+    """
+    import time
+
+    import nbformat
+
+    os.environ.update(job["env"])  # the kernel inherits these
+    path = Path(job["path"])
+    start = time.perf_counter()
+    out: dict[str, Any] = {"path": job["path"], "error": None, "notebook": None}
+    if job.get("parameters") is not None:
+        try:
+            execute_notebook(
+                path, Path(job["output"]), parameters=job["parameters"],
+                timeout=job["timeout"],
+            )  # fmt: skip
+        except Exception as exc:  # papermill names the cell and the error
+            out["error"] = _ANSI.sub("", f"{type(exc).__name__}: {exc}")
+        out["seconds"] = time.perf_counter() - start
+        return out
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    nb = nbformat.read(path, as_version=4)
+    result = single_nb_execution(
+        nb, cwd=str(path.parent), timeout=job["timeout"], allow_errors=False
+    )
+    out["seconds"] = time.perf_counter() - start
+    if result.err is not None:
+        out["error"] = _ANSI.sub("", f"{type(result.err).__name__}: {result.err}")
+    else:
+        out["notebook"] = nbformat.writes(result.nb)
+    return out
+
+
+def _execute_cli(job_file: str) -> int:
+    """`python -m compgen.book _execute JOB.json`: one chapter, result to a file."""
+    import json
+
+    job = json.loads(Path(job_file).read_text())
+    Path(job["result"]).write_text(json.dumps(_execute_job(job)))
+    return 0
+
+
+def execute_chapters(
+    notebooks: list[Path],
+    *,
+    jobs: int | None = None,
+    timeout: int = 600,
+    parameters: dict[str, Any] | None = None,
+    outputs: dict[Path, Path] | None = None,
+    env: dict[str, str] | None = None,
+    expected: dict[Path, float] | None = None,
+    on_done=None,
+) -> list[dict]:
+    """Execute notebooks side by side, `jobs` at a time, longest expected first.
+
+    Each kernel gets cores // jobs torch threads (at least one) through its
+    environment, so parallel chapters do not oversubscribe the CPU. Returns one
+    record per notebook, in the order given: path, seconds, error (None or the
+    failing cell and its traceback), notebook (the executed notebook as JSON,
+    for runs without `parameters`), start (seconds after the first start).
+    `on_done(record)` is called as each finishes.
+    """
+    import json
+    import time
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    jobs = max(1, min(jobs or book_jobs(), len(notebooks) or 1))
+    threads = max(1, available_cores() // jobs)
+    kernel_env = {**(env or os.environ), **thread_env(threads)}
+    expected = expected or {}
+    order = sorted(notebooks, key=lambda p: -expected.get(p, DEFAULT_SECONDS))
+    records: dict[Path, dict] = {}
+    t0 = time.perf_counter()
+
+    def run(path: Path, folder: str) -> dict:
+        # one worker process per chapter (it starts the chapter's kernel), fed
+        # and read through files: nothing of this process is forked into it
+        job = {
+            "path": str(path),
+            "timeout": timeout,
+            "env": kernel_env,
+            "parameters": parameters,
+            "output": str((outputs or {}).get(path, "")),
+            "result": str(Path(folder) / f"{notebooks.index(path)}-{path.stem}.json"),
+        }
+        job_file = Path(folder) / f"job-{notebooks.index(path)}.json"
+        job_file.write_text(json.dumps(job))
+        begin = time.perf_counter() - t0
+        cmd = [sys.executable, "-m", "compgen.book", "_execute", str(job_file)]
+        done = subprocess.run(cmd, env=kernel_env, capture_output=True, text=True)
+        try:
+            record = json.loads(Path(job["result"]).read_text())
+        except (OSError, ValueError):
+            record = {"path": str(path), "notebook": None, "seconds": 0.0,
+                      "error": f"the worker for {path.name} died (exit "
+                      f"{done.returncode}):\n{done.stderr[-3000:]}"}  # fmt: skip
+        record["start"] = begin
+        record["end"] = time.perf_counter() - t0
+        record["threads"] = threads
+        return record
+
+    with tempfile.TemporaryDirectory(prefix="compgen-exec-") as folder:
+        with ThreadPoolExecutor(jobs) as pool:
+            futures = {pool.submit(run, path, folder): path for path in order}
+            for future in as_completed(futures):
+                record = future.result()
+                records[futures[future]] = record
+                if on_done is not None:
+                    on_done(record)
+    return [records[p] for p in notebooks]
+
+
+def _cache_executed(cache, path: Path, executed: str, seconds: float) -> None:
+    """Put an executed notebook into a jupyter-cache under the source's key.
+
+    The outputs are copied onto the notebook as read from disk, so the key that
+    MyST-NB computes from the source matches whatever the kernel changed.
+    """
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    source = nbformat.read(path, as_version=4)
+    done = nbformat.reads(executed, as_version=4)
+    for cell, ran in zip(source.cells, done.cells, strict=True):
+        if cell.cell_type == "code":
+            cell.outputs = ran.get("outputs", [])
+            cell.execution_count = ran.get("execution_count")
+    for key in ("language_info", "widgets"):
+        if key in done.metadata:
+            source.metadata[key] = done.metadata[key]
+    cache.add_nb_to_project(str(path))
+    cache.cache_notebook_bundle(
+        CacheBundleIn(source, str(path), data={"execution_seconds": seconds}),
+        check_validity=False,
+        overwrite=True,
+    )
+
+
+def read_timings(root: Path | None = None) -> dict:
+    """The last build's _build/timings.json ({} when there is none)."""
+    import json
+
+    path = (root or repo_root()) / "_build" / TIMINGS
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def slowest_chapters(timings: dict, k: int = 5) -> list[tuple[str, float]]:
+    """The k chapters that took longest in a timings record, slowest first."""
+    rows = [(name, r["seconds"]) for name, r in timings.get("chapters", {}).items()]
+    return sorted(rows, key=lambda r: -r[1])[:k]
+
+
+def _book_config(root: Path, cache: Path, folder: Path) -> Path:
+    """_config.yml with execution switched to the pre-filled cache."""
+    import yaml
+
+    cfg = load_yaml(root / "_config.yml") or {}
+    cfg.setdefault("execute", {})
+    cfg["execute"].update(execute_notebooks="cache", cache=str(cache))
+    path = folder / "_config.yml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
 
 
 def build_book(
-    root: Path | None = None, *, capture: bool = False
+    root: Path | None = None, *, capture: bool = False, jobs: int | None = None
 ) -> subprocess.CompletedProcess:
     """Build the HTML book into <root>/_build, executing every chapter.
 
-    Progress bars are switched off and checkpoints go to a fresh folder, so no
-    chapter resumes a run saved by an earlier build. Returns the finished process
-    (its returncode is non-zero if any cell raised or Sphinx warned).
+    The chapters in _toc.yml are executed first, side by side (`jobs` at a time,
+    default one per core, each kernel on its share of the cores' threads),
+    longest first by the last build's timings; their outputs go into a
+    jupyter-cache made afresh for this build, from which Jupyter Book then reads
+    them (execute_notebooks: cache), so glue across pages works as before and
+    nothing is reused from an earlier build. A chapter whose cell raises fails
+    the build before Sphinx runs, with the chapter, the cell and the error named.
+    Writes _build/timings.json. Progress bars are off and checkpoints go to a
+    fresh folder, so no chapter resumes a run saved by an earlier build. Returns
+    the finished process (returncode non-zero if a cell raised or Sphinx warned);
+    with `capture`, its stdout and stderr hold the whole log.
     """
+    import json
+    import shutil
+    import time
+
     root = root or repo_root()
+    start = time.perf_counter()
     if (root / CONCLUSION).is_file():
         sync_conclusion(root)  # the closing table follows the chapters' HEADLINES
-    exe = Path(sys.executable).with_name("jupyter-book")
-    exe = str(exe) if exe.exists() else "jupyter-book"
-    cmd = [exe, "build", str(root), *BUILD_FLAGS]
+    build = root / "_build"
+    cfg = (load_yaml(root / "_config.yml") or {}).get("execute", {}) or {}
+    timeout = int(cfg.get("timeout", 600))
+    before = read_timings(root).get("chapters", {})
+    notebooks = chapter_notebooks(root)
+    names = {p: p.relative_to(root).with_suffix("").as_posix() for p in notebooks}
+    expected = {
+        p: before.get(names[p], {}).get("seconds")
+        or EXPECTED_SECONDS.get(names[p], DEFAULT_SECONDS)
+        for p in notebooks
+    }
+    log: list[str] = []
+
+    def say(line: str, err: bool = False) -> None:
+        if capture:
+            log.append(line)
+        else:
+            print(line, file=sys.stderr if err else sys.stdout, flush=True)
+
+    work = build / ".compgen"
+    shutil.rmtree(work, ignore_errors=True)  # a fresh cache: every build executes
+    work.mkdir(parents=True)
+    jobs = max(1, min(jobs or book_jobs(), len(notebooks) or 1))
     with tempfile.TemporaryDirectory(prefix="compgen-ckpt-") as ckpt:
         # COMPGEN_STATIC: the page will have no kernel, so widgets that need one
         # render as static text instead (see compgen.exercises.display)
@@ -287,7 +538,70 @@ def build_book(
             COMPGEN_CHECKPOINTS=ckpt,
             COMPGEN_STATIC="1",
         )
-        return subprocess.run(cmd, env=env, text=True, capture_output=capture)
+        say(f"executing {len(notebooks)} chapters, {jobs} at a time")
+
+        def done(r: dict) -> None:
+            status = "FAILED" if r["error"] else "ok"
+            name = names[Path(r["path"])]
+            say(f"  {name}: {status} in {r['seconds']:.1f} s")
+
+        runs = execute_chapters(
+            notebooks, jobs=jobs, timeout=timeout, env=env, expected=expected,
+            on_done=done,
+        )  # fmt: skip
+        executed_s = time.perf_counter() - start
+        failed = [r for r in runs if r["error"]]
+        for r in failed:
+            say(f"\nchapter {names[Path(r['path'])]} failed:\n{r['error']}", err=True)
+        if not failed:
+            from jupyter_cache import get_cache
+
+            cache_dir = work / "jupyter_cache"
+            cache = get_cache(str(cache_dir))
+            for path, r in zip(notebooks, runs, strict=True):
+                _cache_executed(cache, path, r["notebook"], r["seconds"])
+            exe = Path(sys.executable).with_name("jupyter-book")
+            exe = str(exe) if exe.exists() else "jupyter-book"
+            config = _book_config(root, cache_dir, work)
+            cmd = [exe, "build", str(root), "--config", str(config), *BUILD_FLAGS]
+            sphinx = subprocess.run(cmd, env=env, text=True, capture_output=capture)
+            returncode = sphinx.returncode
+            out, err = sphinx.stdout or "", sphinx.stderr or ""
+        else:
+            cmd, returncode, out, err = ["execute"], 1, "", ""
+    wall = time.perf_counter() - start
+    chapter_sum = sum(r["seconds"] for r in runs)
+    timings = {
+        "wall_s": round(wall, 2),
+        "execute_wall_s": round(executed_s, 2),
+        "chapters_sum_s": round(chapter_sum, 2),
+        "ratio_wall_to_sum": round(wall / chapter_sum, 3) if chapter_sum else None,
+        "jobs": jobs,
+        "machine": {
+            "cores": available_cores(),
+            "torch_threads_per_chapter": runs[0]["threads"] if runs else None,
+        },
+        "succeeded": returncode == 0,
+        "chapters": {
+            names[p]: {
+                "seconds": round(r["seconds"], 2),
+                "start_s": round(r["start"], 2),
+                "ok": not r["error"],
+            }
+            for p, r in zip(notebooks, runs, strict=True)
+        },
+    }
+    build.mkdir(exist_ok=True)
+    (build / TIMINGS).write_text(json.dumps(timings, indent=1))
+    say(
+        f"executed {len(runs)} chapters ({chapter_sum:.0f} s of execution) in "
+        f"{executed_s:.0f} s; the whole build took {wall:.0f} s "
+        f"(wall / sum = {timings['ratio_wall_to_sum']}); see _build/{TIMINGS}"
+    )
+    if capture:
+        lines = "\n".join(log)
+        out, err = lines + "\n" + out, err + ("\n" + lines if failed else "")
+    return subprocess.CompletedProcess(cmd, returncode, out, err)
 
 
 def executed_notebook(notebook: Path, root: Path | None = None) -> Path:
@@ -372,10 +686,14 @@ def main(argv: list[str] | None = None) -> int:
         "sync", help="rewrite setup cells from _config.yml and the closing table"
     )
     sub.add_parser("strip", help="remove outputs from the chapter notebooks")
+    worker = sub.add_parser("_execute")  # internal: one chapter of a parallel run
+    worker.add_argument("job")
     new = sub.add_parser("new", help="scaffold a chapter notebook")
     new.add_argument("slug")
     new.add_argument("title")
     args = parser.parse_args(argv)
+    if args.cmd == "_execute":
+        return _execute_cli(args.job)
     root = repo_root()
     if args.cmd == "build":
         done = build_book(root)
