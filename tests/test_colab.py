@@ -24,6 +24,7 @@ import importlib.metadata as md
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -143,6 +144,29 @@ def _link_packages(dists: list[md.Distribution], site: Path) -> None:
                 (site / top).symlink_to(base / top)
 
 
+# Colab's torch 2.11.0 declares `setuptools<82` (its wheel's METADATA, read on
+# 2026-12-01), which Colab's setuptools 75.2.0 meets; the local stand-in, torch
+# 2.13.0, declares `setuptools>=77.0.3`, a conflict Colab does not have. The
+# linked stand-in carries Colab's torch's declaration instead.
+COLAB_TORCH_SETUPTOOLS = "setuptools<82"
+
+
+def _as_colab_torch(site: Path) -> None:
+    """Give the linked torch the setuptools requirement of Colab's torch."""
+    for info in site.glob("torch-*.dist-info"):
+        real = info.resolve()
+        info.unlink()
+        shutil.copytree(real, info)
+        meta = info / "METADATA"
+        text = re.sub(
+            r"^Requires-Dist: setuptools\b.*$",
+            f"Requires-Dist: {COLAB_TORCH_SETUPTOOLS}",
+            meta.read_text(),
+            flags=re.M,
+        )
+        meta.write_text(text)
+
+
 def _pip(python: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(python), "-m", "pip", *args], capture_output=True, text=True
@@ -215,6 +239,7 @@ def colab(tmp_path_factory, request):
         ]
         site = tmp / "torch-site"
         _link_packages(extra, site)
+        _as_colab_torch(site)
         purelib = subprocess.run(
             [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
             capture_output=True,
