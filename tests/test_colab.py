@@ -53,6 +53,7 @@ pytestmark = pytest.mark.slow
 # checks that make a widget from another ipywidgets version fail loudly.
 STARTUP = '''
 import google.colab  # as on Colab: the setup cell looks for it
+import sys
 import warnings
 import ipywidgets
 
@@ -64,8 +65,9 @@ _setattr = ipywidgets.Widget.__setattr__
 
 
 def _only_known_traits(self, name, value):
+    caller = sys._getframe(1).f_globals.get("__name__", "")
     if not (name.startswith("_") or self.has_trait(name) or hasattr(type(self), name)
-            or name in self.__dict__):
+            or name in self.__dict__ or caller.startswith(("ipywidgets", "traitlets"))):
         raise AttributeError(
             f"{type(self).__name__} has no trait {name!r} in ipywidgets "
             f"{ipywidgets.__version__}"
