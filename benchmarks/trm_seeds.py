@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/trm_seeds.py 0 1 2
     .venv/bin/python benchmarks/trm_seeds.py 0 1 2 --set n=2 steps=800
+    .venv/bin/python benchmarks/trm_seeds.py 0 1 2 --save src/lib/trm/book_runs
 
 Trains the chapter's variants (TRM, 1-step gradient, two-pass, single pass; the
 no-EMA network is the TRM run read without its average) with the notebook's
 settings and each seed, and prints every variant's exact-solve, the claims and
 their margins. One thread, no checkpoints reused (a fresh temporary folder).
+--save DIR also saves seed 0's runs there, as `python -m compgen.trm ablation`
+does (the chapter evaluates the ones in src/lib/trm/book_runs).
 """
 
 from __future__ import annotations
@@ -20,19 +23,22 @@ os.environ.setdefault("COMPGEN_PROGRESS", "0")
 
 from compgen import trm  # noqa: E402
 from compgen.claims import evaluate_claims  # noqa: E402
-
-# the notebook's parameters cell, at book tier
-BOOK = {"steps": 500, "n_train": 5000, "n_test": 1000, "eval_every": 125,
-        "warmup_steps": 50, "eval_subset": 250}  # fmt: skip
+from compgen.trm.cli import BOOK_TIER as BOOK  # noqa: E402  the parameters cell
 
 
-def main(seeds: list[int], changes: dict) -> None:
+def main(seeds: list[int], changes: dict, save: str | None = None) -> None:
     os.environ["COMPGEN_CHECKPOINTS"] = tempfile.mkdtemp(prefix="trm-seeds-")
     margins = []
     for seed in seeds:
         start = time.perf_counter()
         cfg = trm.override(trm.PRESETS["cpu"], {**BOOK, **changes, "seed": seed})
         results = trm.run_ablation(cfg, seed=seed, threads=1)
+        if save and seed == 0:
+            settings = "".join(f" --set {k}={v}" for k, v in changes.items())
+            trm.save_ablation(
+                results, save, command=f"python -m compgen.trm ablation{settings}",
+                seconds=round(time.perf_counter() - start, 1),
+            )  # fmt: skip
         values = trm.summary(results)
         values["exact_trm_first_step"] = results["TRM"]["metrics"]["exact@1"]
         took = time.perf_counter() - start
@@ -59,5 +65,10 @@ if __name__ == "__main__":
     from compgen.trm.cli import parse_settings
 
     args = sys.argv[1:]
+    save = None
+    if "--save" in args:
+        i = args.index("--save")
+        save, args = args[i + 1], args[:i] + args[i + 2 :]
     cut = args.index("--set") if "--set" in args else len(args)
-    main([int(s) for s in args[:cut]] or [0, 1, 2], parse_settings(args[cut + 1 :]))
+    seeds = [int(s) for s in args[:cut]] or [0, 1, 2]
+    main(seeds, parse_settings(args[cut + 1 :]), save)

@@ -347,6 +347,9 @@ def _execute_job(job: dict) -> dict:
     return out
 
 
+_WORKER = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+
+
 def _execute_cli(job_file: str) -> int:
     """`python -m compgen.book _execute JOB.json`: one chapter, result to a file."""
     import json
@@ -369,19 +372,22 @@ def execute_chapters(
 ) -> list[dict]:
     """Execute notebooks side by side, `jobs` at a time, longest expected first.
 
-    Each kernel gets cores // jobs torch threads (at least one) through its
-    environment, so parallel chapters do not oversubscribe the CPU. Returns one
-    record per notebook, in the order given: path, seconds, error (None or the
-    failing cell and its traceback), notebook (the executed notebook as JSON,
-    for runs without `parameters`), start (seconds after the first start).
-    `on_done(record)` is called as each finishes.
+    Each kernel gets cores // jobs torch threads (at least one; by default one
+    job per core, so one thread) through its environment, so that parallel
+    chapters do not oversubscribe the CPU. Returns one record per notebook, in
+    the order given: path; seconds (its worker's wall time, kernel start
+    included: what it costs run alone); notebook_s (first to last cell); error
+    (None, or the failing cell and its traceback); notebook (the executed
+    notebook as JSON, for runs without `parameters`); start and end (seconds
+    after the first start); threads. `on_done(record)` is called as each ends.
     """
     import json
     import time
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    jobs = max(1, min(jobs or book_jobs(), len(notebooks) or 1))
-    threads = max(1, available_cores() // jobs)
+    asked = jobs or book_jobs()
+    jobs = max(1, min(asked, len(notebooks) or 1))
+    threads = max(1, available_cores() // asked)  # a lone chapter too: its share
     kernel_env = {**(env or os.environ), **thread_env(threads)}
     expected = expected or {}
     order = sorted(notebooks, key=lambda p: -expected.get(p, DEFAULT_SECONDS))
@@ -402,7 +408,8 @@ def execute_chapters(
         job_file = Path(folder) / f"job-{notebooks.index(path)}.json"
         job_file.write_text(json.dumps(job))
         begin = time.perf_counter() - t0
-        cmd = [sys.executable, "-m", "compgen.book", "_execute", str(job_file)]
+        # this file run as a script: the worker does not import torch (compgen)
+        cmd = [sys.executable, "-c", _WORKER, __file__, "_execute", str(job_file)]
         done = subprocess.run(cmd, env=kernel_env, capture_output=True, text=True)
         try:
             record = json.loads(Path(job["result"]).read_text())
@@ -412,6 +419,8 @@ def execute_chapters(
                       f"{done.returncode}):\n{done.stderr[-3000:]}"}  # fmt: skip
         record["start"] = begin
         record["end"] = time.perf_counter() - t0
+        record["notebook_s"] = record["seconds"]  # kernel start to last cell
+        record["seconds"] = record["end"] - begin  # the worker, start to end
         record["threads"] = threads
         return record
 

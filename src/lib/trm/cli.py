@@ -5,6 +5,7 @@
     python -m compgen.trm train --preset cpu --variant "single pass"
     python -m compgen.trm train --preset gpu --set d_model=32 steps=20  # tiny
     python -m compgen.trm data --size 9 --givens 25 --n 3000 --tier search
+    python -m compgen.trm ablation --out src/lib/trm/book_runs  # the book's runs
 
 `train` writes metrics.json (accuracy, curves, wall time, device, settings),
 model.pt (the weights to evaluate with, small) and checkpoint.pt (to resume:
@@ -73,6 +74,30 @@ def train_command(args: argparse.Namespace) -> dict:
     return m
 
 
+# the chapter's parameters cell at book tier, as changes to the "cpu" preset
+BOOK_TIER = {"steps": 500, "n_train": 5000, "n_test": 1000, "eval_every": 125,
+             "warmup_steps": 50, "eval_subset": 250}  # fmt: skip
+
+
+def ablation_command(args: argparse.Namespace) -> dict:
+    """Train the chapter's four variants at book tier, one thread, and save them."""
+    from .experiment import run_ablation, save_ablation
+
+    changes = {**BOOK_TIER, **parse_settings(args.set or []), "seed": args.seed}
+    cfg = override(PRESETS["cpu"], changes)
+    start = time.perf_counter()
+    results = run_ablation(cfg, seed=args.seed, threads=1, checkpoint=False)
+    took = time.perf_counter() - start
+    command = "python -m compgen.trm ablation" + (
+        f" --seed {args.seed}" if args.seed else ""
+    ) + "".join(f" --set {pair}" for pair in args.set or [])
+    save_ablation(results, args.out, command=command, seconds=round(took, 1))
+    for name, r in results.items():
+        print(f"{name:>16}: exact {r['metrics']['exact']:.3f}")
+    print(f"{took:.0f} s; saved to {args.out}")
+    return {n: r["metrics"] for n, r in results.items()}
+
+
 def data_command(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     data = load_sudoku(
@@ -97,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="folder for metrics.json, model.pt, checkpoint.pt")
     t.add_argument("--device", default=None, help="auto (default), cuda, mps, cpu")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch")
+    a = sub.add_parser("ablation", help="train and save the chapter's variants")
+    a.add_argument("--out", required=True, help="folder for weights.pt, record.json")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override settings")
     d = sub.add_parser("data", help="generate (and cache) a puzzle set")
     d.add_argument("--size", type=int, default=9)
     d.add_argument("--givens", type=int, default=25)
@@ -110,6 +139,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return train_command(args)
+    if args.command == "ablation":
+        return ablation_command(args)
     data_command(args)
     return None
 

@@ -7,16 +7,28 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
+import os
+import platform
+import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..claims import Claim, Headline
-from ..core import mark_explorer, switcher, torch_threads
+from ..core import History, mark_explorer, switcher, torch_threads
 from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
 from .model import TRM
 from .sudoku import BOXES, format_grid, parse_puzzle, solve
-from .training import RunConfig, datasets, train_trm, variant
+from .training import (
+    RunConfig,
+    config_from_dict,
+    datasets,
+    evaluate,
+    train_trm,
+    variant,
+)
 
 # what the book tier trains; "no EMA" is the TRM run read without its average
 TRAINED = ("TRM", "1-step gradient", "two-pass", "single pass")
@@ -56,6 +68,89 @@ def run_ablation(
             "history": None,
         }
     return results
+
+
+# The book tier's ablation, trained once by
+#   python -m compgen.trm ablation --out src/lib/trm/book_runs
+# (about four and a half minutes on one CPU thread, longer than a chapter may
+# take): the weights of every variant and the training records. The chapter
+# evaluates these weights afresh when it runs, and trains a short run live.
+BOOK_RUNS = Path(__file__).parent / "book_runs"
+_WEIGHTS, _RECORD = "weights.pt", "record.json"
+
+
+def save_ablation(
+    results: dict[str, dict], folder: str | os.PathLike, **extra: Any
+) -> Path:
+    """Write every variant's weights (weights.pt; "no EMA" is the raw TRM) and
+    its config, metrics and learning curve (record.json) into `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = {n: r["model"].state_dict() for n, r in results.items()}
+    torch.save(weights, folder / _WEIGHTS)
+    record = {
+        "variants": {
+            n: {
+                "config": dataclasses.asdict(r["config"]),
+                "metrics": r["metrics"],
+                "history": list(r["history"]) if r.get("history") else None,
+            }
+            for n, r in results.items()
+        },
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+        **extra,
+    }
+    (folder / _RECORD).write_text(json.dumps(record, indent=1))
+    return folder
+
+
+def load_ablation(
+    cfg: RunConfig, folder: str | os.PathLike | None = None, *, seed: int = 0
+) -> dict[str, dict] | None:
+    """The saved ablation, when it was trained with exactly `cfg` and `seed`:
+    {name: result} like run_ablation's, each network evaluated afresh on the
+    held-out puzzles (metrics), with the training record beside it (history,
+    train_s). None when nothing is saved there or its settings differ."""
+    folder = Path(folder) if folder is not None else BOOK_RUNS
+    if not (folder / _RECORD).is_file() or not (folder / _WEIGHTS).is_file():
+        return None
+    record = json.loads((folder / _RECORD).read_text())["variants"]
+    if set(record) != set(TRAINED) | {"no EMA"}:
+        return None
+    for name, saved in record.items():
+        if saved["config"] != dataclasses.asdict(variant(cfg, name, seed=seed)):
+            return None
+    weights = torch.load(folder / _WEIGHTS, map_location="cpu", weights_only=True)
+    test = datasets(cfg)[1]
+    results = {}
+    for name, saved in record.items():
+        run = config_from_dict(saved["config"])
+        model = TRM(run.model)
+        model.load_state_dict(weights[name])
+        model.eval()
+        with torch_threads(1):
+            metrics = evaluate(model, test, N_sup=run.N_sup, batch=run.eval_batch)
+        kept = ("params", "train_s", "wall_s", "examples_per_s", "device")
+        metrics.update({k: saved["metrics"][k] for k in kept if k in saved["metrics"]})
+        metrics["recorded_exact"] = saved["metrics"]["exact"]
+        history = History(saved["history"]) if saved["history"] else None
+        results[name] = {
+            "model": model, "config": run, "metrics": metrics, "history": history,
+        }  # fmt: skip
+    return results
+
+
+def ablation(
+    cfg: RunConfig, *, seed: int = 0, threads: int | None = 1, folder=None
+) -> tuple[dict[str, dict], bool]:
+    """(results, loaded): the saved book-tier runs evaluated afresh when `cfg`
+    and `seed` are the ones they were trained with, else a fresh run_ablation."""
+    saved = load_ablation(cfg, folder, seed=seed)
+    if saved is not None:
+        return saved, True
+    return run_ablation(cfg, seed=seed, threads=threads), False
 
 
 def summary(results: dict[str, dict]) -> dict[str, float]:

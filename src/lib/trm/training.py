@@ -118,6 +118,44 @@ PRESETS: dict[str, RunConfig] = {
     ),
 }
 
+# A GPU of the H100 class (compute capability >= 8: bf16 tensor cores; and
+# memory to spare) trains the "gpu" preset; anything smaller, such as Colab's
+# free T4 (7.5, 15 GB, no bf16), trains "colab".
+GPU_MIN_CAPABILITY = (8, 0)
+GPU_MIN_MEMORY_GB = 20.0
+
+
+def choose_preset(properties: Any = None) -> tuple[str, str]:
+    """(preset, why) for this machine's accelerator.
+
+    `properties` is what torch.cuda.get_device_properties returns (name, major,
+    minor, total_memory in bytes); None reads device 0, or means "no GPU" when
+    CUDA is unavailable. Without a GPU the preset is "cpu" (the book's 6x6 tier).
+    """
+    if properties is None:
+        if not torch.cuda.is_available():
+            return "cpu", "no CUDA GPU here, so only the 6x6 tier trains, on the CPU"
+        properties = torch.cuda.get_device_properties(0)
+    name = getattr(properties, "name", "a CUDA GPU")
+    capability = (int(properties.major), int(properties.minor))
+    memory = properties.total_memory / 1e9
+    cc = f"compute capability {capability[0]}.{capability[1]}"
+    if capability < GPU_MIN_CAPABILITY or memory < GPU_MIN_MEMORY_GB:
+        lacks = []
+        if capability < GPU_MIN_CAPABILITY:
+            lacks.append(f"{cc}, so no bf16 tensor cores")
+        if memory < GPU_MIN_MEMORY_GB:
+            lacks.append(f"{memory:.0f} GB of memory")
+        return "colab", (
+            f"{name} ({' and '.join(lacks)}) is a T4-class GPU, so the smaller "
+            '"colab" preset trains, in float32'
+        )
+    return "gpu", (
+        f"{name} ({cc}, {memory:.0f} GB) is an H100-class GPU, so the "
+        '"gpu" preset trains, with bf16 autocast'
+    )
+
+
 # the paper's ablations at the same parameter count, as changes to a RunConfig
 VARIANTS: dict[str, dict[str, Any]] = {
     "TRM": {},
