@@ -306,3 +306,67 @@ def test_the_gpu_code_path_compiles_and_runs_in_bf16_at_tiny_size():
         loss_bf16, _ = trm.DeepSupervision(TINY)(model, batch)
     assert loss_bf16.dtype == torch.float32 and torch.isfinite(loss_bf16)
     assert abs(loss_bf16.item() - eager_loss.item()) < 0.1
+
+
+def _gpu(name, major, minor, gb):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name=name, major=major, minor=minor, total_memory=gb * 1e9)
+
+
+@pytest.mark.parametrize(
+    ("props", "preset"),
+    [
+        (_gpu("Tesla T4", 7, 5, 15.8), "colab"),  # Colab's free GPU
+        (_gpu("Tesla V100-SXM2-16GB", 7, 0, 16.9), "colab"),
+        (_gpu("NVIDIA A100-SXM4-40GB", 8, 0, 42.5), "gpu"),
+        (_gpu("NVIDIA H100 80GB HBM3", 9, 0, 85.0), "gpu"),
+        (_gpu("NVIDIA L4", 8, 9, 23.8), "gpu"),
+        (_gpu("NVIDIA GeForce RTX 3060", 8, 6, 12.6), "colab"),  # bf16, little memory
+    ],
+)
+def test_the_gpu_preset_follows_the_device(props, preset):
+    chosen, why = trm.choose_preset(props)
+    assert chosen == preset and chosen in trm.PRESETS
+    assert props.name in why and f'"{preset}"' in why
+
+
+def test_without_a_gpu_the_cpu_preset_is_chosen(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    chosen, why = trm.choose_preset()
+    assert chosen == "cpu" and "no CUDA" in why
+
+
+def test_a_saved_ablation_loads_evaluated_afresh_only_for_its_settings(tmp_path):
+    results = ex.run_ablation(TINY, seed=0, checkpoint=False)
+    ex.save_ablation(results, tmp_path / "runs", command="test")
+    loaded = ex.load_ablation(TINY, tmp_path / "runs", seed=0)
+    assert loaded is not None and set(loaded) == set(results)
+    for name, r in results.items():
+        m = loaded[name]["metrics"]
+        assert m["exact"] == pytest.approx(r["metrics"]["exact"])
+        assert m["recorded_exact"] == pytest.approx(r["metrics"]["exact"])
+        assert m["params"] == r["metrics"]["params"]
+    assert loaded["TRM"]["history"].series("exact")[1][-1] == pytest.approx(
+        results["TRM"]["history"].series("exact")[1][-1]
+    )
+    assert loaded["no EMA"]["history"] is None
+    other = dataclasses.replace(TINY, steps=TINY.steps + 1)
+    assert ex.load_ablation(other, tmp_path / "runs") is None  # other settings
+    assert ex.load_ablation(TINY, tmp_path / "runs", seed=1) is None
+    assert ex.load_ablation(TINY, tmp_path / "nothing") is None
+    again, was_loaded = ex.ablation(TINY, folder=tmp_path / "runs")
+    assert was_loaded and again["TRM"]["metrics"]["exact"] == loaded["TRM"][
+        "metrics"
+    ]["exact"]
+
+
+def test_the_committed_book_runs_match_the_chapter_settings():
+    from compgen.trm.cli import BOOK_TIER
+
+    cfg = trm.override(trm.PRESETS["cpu"], {**BOOK_TIER, "seed": 0})
+    record = json.loads((ex.BOOK_RUNS / "record.json").read_text())
+    for name, saved in record["variants"].items():
+        assert saved["config"] == dataclasses.asdict(trm.variant(cfg, name, seed=0))
+    assert set(record["variants"]) == {*ex.TRAINED, "no EMA"}
+    assert (ex.BOOK_RUNS / "weights.pt").stat().st_size < 2_500_000
