@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import instructor
+from .sandbox import Limits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +30,36 @@ def main(argv: list[str] | None = None) -> int:
         default=300,
         help="seconds per notebook (default 300)",
     )
+    d = Limits()
+    g.add_argument(
+        "--max-processes",
+        type=int,
+        default=d.processes,
+        help=f"processes and threads one notebook may run at once ({d.processes})",
+    )
+    g.add_argument(
+        "--max-memory-mb",
+        type=int,
+        default=d.memory_mb,
+        help=f"memory (address space) of each of its processes ({d.memory_mb})",
+    )
+    g.add_argument(
+        "--max-file-mb",
+        type=int,
+        default=d.file_mb,
+        help=f"the largest file it may write ({d.file_mb})",
+    )
+    g.add_argument(
+        "--max-disk-mb",
+        type=int,
+        default=d.disk_mb,
+        help=f"its private writable folder ({d.disk_mb})",
+    )
+    g.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run notebooks with your own rights even where a sandbox is available",
+    )
     args = parser.parse_args(argv)
     try:
         if args.cmd == "list":
@@ -37,8 +68,21 @@ def main(argv: list[str] | None = None) -> int:
             path = instructor.assign(args.ids, args.output, title=args.title)
             print(f"wrote {path} and {path.with_suffix('.json')} (keep the .json)")
         else:
+            limits = Limits(
+                processes=args.max_processes,
+                memory_mb=args.max_memory_mb,
+                file_mb=args.max_file_mb,
+                disk_mb=args.max_disk_mb,
+                cpu_s=args.time_limit + 60,
+            )
             rows = instructor.grade(
-                args.manifest, args.submissions, args.output, time_limit=args.time_limit
+                args.manifest,
+                args.submissions,
+                args.output,
+                time_limit=args.time_limit,
+                limits=limits,
+                use_sandbox=not args.no_sandbox,
+                announce=lambda text: print(text, file=sys.stderr, flush=True),
             )
             print(f"graded {len(rows)} notebooks into {args.output}")
     except (ValueError, FileNotFoundError) as exc:

@@ -29,6 +29,7 @@ from .kinds import (
     MultipleChoice,
     Numeric,
     PredictThenRun,
+    _as_number,
 )
 from .registry import get
 
@@ -92,10 +93,21 @@ def feedback_html(ex: Exercise, fb: Feedback) -> str:
 
 
 def _serialise(answer: Any) -> Any:
-    if answer is None or isinstance(answer, (bool, int, str)):
+    """The answer as JSON the grader can check again (exact types only)."""
+    kind = type(answer)  # the base types' own methods: a subclass may break its own
+    if answer is None or kind is bool:
         return answer
-    if isinstance(answer, float):
-        return answer if math.isfinite(answer) else repr(answer)
+    if issubclass(kind, str):
+        return str.__str__(answer)[:10_000]
+    if issubclass(kind, int) and kind is not bool:
+        number = int.__index__(answer)  # JSON has no limit; int-to-text has one
+        return number if number.bit_length() < 1000 else {"repr": "a huge integer"}
+    if issubclass(kind, float):
+        number = float.__float__(answer)
+        return number if math.isfinite(number) else repr(number)
+    number = _as_number(answer)  # numpy scalars, one-element arrays and tensors
+    if number is not None and math.isfinite(number):
+        return number
     if callable(answer):
         try:
             source = inspect.getsource(answer)
@@ -123,8 +135,8 @@ def _serialise(answer: Any) -> Any:
 
 def _safe_repr(x: Any) -> str:
     try:
-        return repr(x)[:500]
-    except Exception:
+        return str(repr(x))[:500]
+    except BaseException:
         return f"<{type(x).__name__}>"
 
 
@@ -154,7 +166,7 @@ def commit(exercise_id: str, prediction: Any) -> None:
         raise ValueError(f"{exercise_id} is a {ex.kind} exercise, not predict-then-run")
     fb = ex.check(prediction)
     if fb.correct:
-        _COMMITTED[exercise_id] = float(prediction)
+        _COMMITTED[exercise_id] = _as_number(prediction)
     return _emit(ex, fb, prediction, "commit")
 
 

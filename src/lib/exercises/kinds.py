@@ -1,12 +1,19 @@
 """Exercise kinds: data plus a pure checker that never raises on a student's answer.
 
 Every kind has `check(answer) -> Feedback`. Whatever the answer is (None, a wrong
-type, a NaN, a function that raises or never returns), the result is feedback
-in words and a score, never a traceback. `None` always means "not attempted yet".
+type, a NaN, an integer too large for a float, an object whose methods raise, a
+function that raises, exits or never returns), the result is feedback in words
+and a score, never a traceback. `None` always means "not attempted yet".
+
+Each kind handles odd answers itself; as a last resort every `check` (and
+`reveal`) of every kind is wrapped so that anything still escaping becomes
+"invalid" feedback that says so (CHECKER_FAILED). The tests assert that this
+last resort is never needed.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import threading
@@ -18,6 +25,21 @@ from typing import Any
 import numpy as np
 
 STATUSES = ("correct", "partial", "incorrect", "not_attempted", "invalid")
+CHECKER_FAILED = "the checker could not handle this answer"
+
+
+def _never_raises(method: Callable) -> Callable:
+    """Wrap a kind's check/reveal: whatever escapes becomes invalid feedback."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+            return self.feedback("invalid", f"{CHECKER_FAILED} ({_type_name(exc)}).")
+
+    guarded.__never_raises__ = True
+    return guarded
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,13 @@ class Exercise:
     context: str = ""  # markdown an assignment needs before the question
 
     kind = "exercise"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("check", "reveal"):
+            method = cls.__dict__.get(name)
+            if method is not None and not hasattr(method, "__never_raises__"):
+                setattr(cls, name, _never_raises(method))
 
     def __post_init__(self):
         chapter, _, name = self.id.partition(".")
@@ -94,11 +123,12 @@ class MultipleChoice(Exercise):
         if answer is None:
             return self.not_attempted()
         keys = ", ".join(repr(k) for k in self.options)
-        if not isinstance(answer, str) or answer.strip().lower() not in self.options:
+        # str's own methods, not the answer's: a subclass may override them
+        key = str.lower(str.strip(answer)) if issubclass(type(answer), str) else None
+        if key not in self.options:
             return self.feedback(
                 "invalid", f"Answer with one of {keys}; got {_short(answer)}."
             )
-        key = answer.strip().lower()
         why = self.feedback_for.get(key, "")
         if key == self.answer:
             return self.feedback("correct", f"Correct. {why}".strip(), 1.0)
@@ -126,7 +156,9 @@ class Numeric(Exercise):
                 "invalid", f"Give a single number; got {_short(answer)}."
             )
         if not math.isfinite(value):
-            return self.feedback("invalid", f"Give a finite number; got {value}.")
+            return self.feedback(
+                "invalid", f"Give a finite number; got {_short(answer)}."
+            )
         if math.isclose(value, self.answer, rel_tol=self.rel_tol, abs_tol=self.abs_tol):
             return self.feedback("correct", f"Correct: {value:g}{self.unit}.", 1.0)
         direction = "high" if value > self.answer else "low"
@@ -176,7 +208,12 @@ class PredictThenRun(Exercise):
                 committed.status,
                 committed.message + " (Commit a prediction before you look.)",
             )
-        value, gap = float(prediction), abs(float(prediction) - outcome)
+        value, measured = _as_number(prediction), _as_number(outcome)
+        if measured is None or not math.isfinite(measured):
+            return self.feedback(
+                "invalid", f"The experiment gave no finite number: {_short(outcome)}."
+            )
+        outcome, gap = measured, abs(value - measured)
         verdict = (
             "a good prediction"
             if gap <= self.tolerance
@@ -299,7 +336,7 @@ def run_with_time_limit(fn: Callable, args: tuple, seconds: float) -> Outcome:
             return Outcome(value=fn(*args))
         except TimeLimitExceeded:
             return Outcome(timed_out=True)
-        except Exception as exc:  # the student's error becomes feedback
+        except BaseException as exc:  # sys.exit() and KeyboardInterrupt too
             return Outcome(error=_describe(exc))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -309,7 +346,7 @@ def run_with_time_limit(fn: Callable, args: tuple, seconds: float) -> Outcome:
     def target():
         try:
             box["out"] = Outcome(value=fn(*args))
-        except Exception as exc:
+        except BaseException as exc:
             box["out"] = Outcome(error=_describe(exc))
 
     worker = threading.Thread(target=target, daemon=True)
@@ -324,8 +361,8 @@ def compare(
     """None if `got` matches `expected`; else what is wrong, in words."""
     try:
         return _compare(expected, got, rtol, atol)
-    except Exception as exc:  # a strange object from the student: still feedback
-        return f"could not compare your result {_short(got)} ({type(exc).__name__})"
+    except BaseException as exc:  # a strange object from the student: still feedback
+        return f"could not compare your result {_short(got)} ({_type_name(exc)})"
 
 
 def _compare(expected: Any, got: Any, rtol: float, atol: float) -> str | None:
@@ -361,34 +398,57 @@ def _compare(expected: Any, got: Any, rtol: float, atol: float) -> str | None:
         return None
     try:
         same = bool(expected == got)
-    except Exception:
+    except BaseException:
         same = False
     return None if same else f"expected {_short(expected)}, got {_short(got)}"
 
 
+def _is_torch(x: Any) -> bool:
+    module = getattr(type(x), "__module__", "")
+    return isinstance(module, str) and module.startswith("torch")
+
+
 def _is_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray) or type(x).__module__.startswith("torch")
+    return issubclass(type(x), np.ndarray) or _is_torch(x)
 
 
 def _to_numpy(x: Any) -> Any:
-    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
+    if _is_torch(x) and hasattr(x, "detach"):
         return x.detach().cpu().numpy()
     return x
 
 
 def _as_number(x: Any) -> float | None:
-    """A Python float for a real number or a one-element numeric array; else None."""
-    if isinstance(x, bool):
+    """A Python float for a real number or a one-element numeric array; else None.
+
+    Decided by the exact type, never by the answer's own methods (a subclass may
+    break `__float__`); an integer too large for a float becomes +-inf.
+    """
+    try:
+        return _number(x)
+    except BaseException:
         return None
-    if isinstance(x, (int, float, np.integer, np.floating)):
-        return float(x)
-    if _is_array(x):
+
+
+def _number(x: Any) -> float | None:
+    kind = type(x)
+    if issubclass(kind, (bool, np.bool_)):
+        return None
+    if issubclass(kind, int):
         try:
-            arr = np.asarray(_to_numpy(x))
-            if arr.size == 1 and np.issubdtype(arr.dtype, np.number):
-                return float(arr.reshape(-1)[0].real)
-        except Exception:
-            return None
+            return int.__float__(x)
+        except OverflowError:
+            return -math.inf if int.__lt__(x, 0) else math.inf
+    if issubclass(kind, float):
+        return float.__float__(x)
+    if issubclass(kind, (np.integer, np.floating)):
+        return float(np.asarray(x).item())
+    if _is_array(x):
+        arr = np.asarray(_to_numpy(x))
+        if arr.size == 1 and arr.dtype.kind in "iuf":  # any shape: (1,), (1, 1), ...
+            return float(arr.reshape(-1)[0].item())
+        if arr.size == 1 and arr.dtype.kind == "c":
+            return float(arr.reshape(-1)[0].real.item())
     return None
 
 
@@ -398,19 +458,53 @@ def _copy(args: tuple) -> tuple:
     return tuple(copy.deepcopy(a) for a in args)
 
 
+def _type_name(x: Any) -> str:
+    try:
+        name = type(x).__name__
+        return name if isinstance(name, str) else "object"
+    except BaseException:
+        return "object"
+
+
 def _describe(exc: BaseException) -> str:
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (line {frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    """ "TypeError: message (line 3)", whatever the exception's own methods do."""
+    description = getattr(exc, "description", None)  # from a sandboxed run
+    if isinstance(description, str):
+        return description
+    try:
+        tb = exc.__traceback__
+        frame = traceback.extract_tb(tb)[-1:] if tb else []
+        where = f" (line {frame[0].lineno})" if frame else ""
+    except BaseException:
+        where = ""
+    try:
+        text = str(exc)
+        text = text if isinstance(text, str) else ""
+    except BaseException:
+        text = "(its message could not be shown)"
+    name = _type_name(exc)
+    if name == "SystemExit":
+        text = f"{text} (your function called sys.exit() or exit())".strip()
+    text = _clip(text, 200)
+    return f"{name}: {text}{where}" if text else f"{name}{where}"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(x: Any, limit: int = 60) -> str:
     """A short description of a value for feedback: arrays by shape, others by repr."""
-    if _is_array(x) and hasattr(x, "shape"):
-        return f"a {type(x).__name__} of shape {tuple(x.shape)}"
+    try:
+        if _is_array(x):
+            return f"a {_type_name(x)} of shape {tuple(int(n) for n in x.shape)}"
+    except BaseException:
+        pass
     try:
         text = repr(x)
-    except Exception:
-        text = f"<{type(x).__name__}>"
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        if not isinstance(text, str):
+            raise TypeError
+    except BaseException:  # a broken __repr__, an int too long to print
+        text = f"<{_type_name(x)}>"
+    return _clip(text, limit)
