@@ -1,0 +1,16 @@
+"""Embers of autoregression: predicting where a network fails from probability.
+
+`language`: a Zipfian synthetic language with exact sentence probabilities.
+`cipher`: shift ciphers, the training mixture, characters to tokens.
+`training`: the book's transformer trained on the mixture, greedy decoding
+scored per condition.
+"""
+
+from .cipher import *  # noqa: F403
+from .experiment import *  # noqa: F403
+from .experiment import CLAIMS, EXERCISES, HEADLINES
+from .figures import *  # noqa: F403
+from .language import *  # noqa: F403
+from .training import *  # noqa: F403
+
+__all__ = ["CLAIMS", "EXERCISES", "HEADLINES"]

@@ -1,0 +1,322 @@
+"""The chapter's experiment: one training run scored along the way, the three
+predictions as glued numbers, claims, headlines and exercises."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..claims import Claim, Headline
+from ..core.device import torch_threads
+from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
+from .cipher import decode_row
+from .language import sample_sentences
+from .training import Setup, exact_match, train_model
+
+SET_TAGS = {"common": "common", "rare": "rare", "non-words": "non"}
+
+
+def run(setup: Setup = Setup(), *, seed: int = 0) -> dict:
+    """Train on the mixture (scored every `eval_every` steps), then score the
+    final model on every shift, on held-out sentences drawn from the language."""
+    result = train_model(setup, seed=seed)
+    sents = sample_sentences(setup.language, setup.n_test, seed=20_000 + seed)
+    held = {t for s in result["tests"].values() for t in s}
+    sents = [s for s in sents if s not in held]
+    with torch_threads(1):
+        result["by_shift"] = {
+            k: float(
+                exact_match(
+                    result["model"],
+                    [decode_row(s, k, width=setup.width) for s in sents],
+                ).mean()
+            )
+            for k in range(1, 26)
+        }
+    return result
+
+
+def gaps(ev: dict, setup: Setup) -> dict[str, float]:
+    """The three gaps of one evaluation: task (frequent minus rare shift, mean
+    over the plaintext sets), output (common minus rare words, per shift),
+    and the share of wrong answers more probable than the truth."""
+    hi, lo = setup.shifts
+    acc = ev["acc"]
+    e = ev["errors"]["all"]
+    return {
+        "task": float(np.mean([acc[(hi, s)] - acc[(lo, s)] for s in setup.sets])),
+        "output_frequent": acc[(hi, "common")] - acc[(hi, "rare")],
+        "output_rare": acc[(lo, "common")] - acc[(lo, "rare")],
+        "sentence_more_probable": e["sentence_more_probable"],
+        "word_more_probable": e["word_more_probable"],
+    }
+
+
+def logprob_curve(result: dict, k: int, *, n_bins: int = 6, step=None) -> dict:
+    """Accuracy under shift k against the plaintext's log-probability: every
+    held-out plaintext of the three sets, in bins of equal count."""
+    setup = result["setup"]
+    ev = result["evals"][max(result["evals"]) if step is None else step]
+    lp = np.concatenate(
+        [[setup.language.logprob(t) for t in result["tests"][s]] for s in setup.sets]
+    )
+    ok = np.concatenate([ev["correct"][(k, s)] for s in setup.sets]).astype(float)
+    order = np.argsort(lp)
+    bins = np.array_split(order, n_bins)
+    return {
+        "logprob": np.array([lp[b].mean() for b in bins]),
+        "acc": np.array([ok[b].mean() for b in bins]),
+        "all_logprob": lp,
+        "all_correct": ok,
+    }
+
+
+def _nan0(x: float) -> float:
+    return 0.0 if isinstance(x, float) and math.isnan(x) else x
+
+
+def summary_values(result: dict) -> dict:
+    """The numbers the chapter glues and the claims read (at the final step,
+    the book's training budget)."""
+    setup = result["setup"]
+    hi, lo = setup.shifts
+    steps = sorted(result["evals"])
+    final = result["evals"][steps[-1]]
+    out: dict = {
+        "steps": setup.steps,
+        "frequent": hi,
+        "rare": lo,
+        "n_test": setup.n_test,
+        "width": setup.width,
+        "n_words": setup.language.n_words,
+        "plain_share": setup.mixture.plain,
+        "n_params": sum(p.numel() for p in result["model"].parameters()),
+    }
+    p = setup.mixture.shift_probs()
+    for k in range(1, 26):
+        out[f"train_share_{k}"] = float(p[k])
+    for (k, s), a in final["acc"].items():
+        out[f"acc_{k}_{SET_TAGS[s]}"] = a
+    for k in (hi, lo):
+        out[f"acc_{k}_mean"] = float(
+            np.mean([final["acc"][(k, s)] for s in setup.sets])
+        )
+    g = gaps(final, setup)
+    out["task_gap"] = g["task"]
+    out["output_gap_frequent"] = g["output_frequent"]
+    out["output_gap_rare"] = g["output_rare"]
+    out["output_gap_rare_non"] = (
+        final["acc"][(lo, "common")] - final["acc"][(lo, "non-words")]
+    )
+    e = final["errors"]["all"]
+    out["n_wrong"] = e["n_wrong"]
+    out["n_wrong_words"] = e["n_wrong_words"]
+    out["sentence_more_probable"] = _nan0(e["sentence_more_probable"])
+    out["word_more_probable"] = _nan0(e["word_more_probable"])
+    out["word_real"] = _nan0(e["word_real"])
+    er = final["errors"][(lo, "rare")]
+    out["rare_words_wrong_more_probable"] = _nan0(er["word_more_probable"])
+    out["rare_words_wrong_real"] = _nan0(er["word_real"])
+    # over the whole run: the largest share of errors more probable than truth
+    shares = [
+        (s, _nan0(result["evals"][s]["errors"]["all"]["sentence_more_probable"]))
+        for s in steps[1:]
+    ]
+    out["peak_sentence_more_probable"] = max(v for _, v in shares)
+    out["peak_word_more_probable"] = max(
+        _nan0(result["evals"][s]["errors"]["all"]["word_more_probable"])
+        for s in steps[1:]
+    )
+    # the task gap at its widest during training, and when
+    widest = max(steps, key=lambda s: gaps(result["evals"][s], setup)["task"])
+    out["widest_task_gap"] = gaps(result["evals"][widest], setup)["task"]
+    out["widest_task_gap_step"] = widest
+    if "by_shift" in result:
+        for k, a in result["by_shift"].items():
+            out[f"by_shift_{k}"] = a
+        rest = [a for k, a in result["by_shift"].items() if p[k] < p[lo]]
+        out["by_shift_rest_mean"] = float(np.mean(rest))
+    return out
+
+
+CLAIMS = [
+    Claim(
+        "frequent_shift_wins",
+        "On the same held-out plaintexts, the frequent shift (rot-13) is decoded "
+        "exactly at least 0.3 more often than the rare one (rot-12), averaged "
+        "over common words, rare words and non-words.",
+        ("task_gap", "acc_13_mean", "acc_12_mean"),
+        lambda g: g["task_gap"] >= 0.3,
+    ),
+    Claim(
+        "probable_outputs_win",
+        "Under the rare shift, sentences of common words are decoded exactly at "
+        "least 0.1 more often than sentences of rare words, and at least 0.5 more "
+        "often than sentences of non-words, all with the same word lengths; under "
+        "both shifts, accuracy does not rise from common to rare to non-words.",
+        (
+            "output_gap_rare",
+            "output_gap_rare_non",
+            "acc_13_common",
+            "acc_13_rare",
+            "acc_13_non",
+            "acc_12_common",
+            "acc_12_rare",
+            "acc_12_non",
+        ),
+        lambda g: (
+            g["output_gap_rare"] >= 0.1
+            and g["output_gap_rare_non"] >= 0.5
+            and all(
+                g[f"acc_{k}_common"] >= g[f"acc_{k}_rare"] >= g[f"acc_{k}_non"]
+                for k in (13, 12)
+            )
+        ),
+    ),
+    Claim(
+        "errors_not_more_probable",
+        "Prediction 3 does not hold here: fewer than half of the wrong answers are "
+        "more probable under the language than the truth, at sentence level and "
+        "at word level (the chapter says so rather than claim it).",
+        ("sentence_more_probable", "word_more_probable", "n_wrong"),
+        lambda g: (
+            g["n_wrong"] > 0
+            and g["sentence_more_probable"] < 0.5
+            and g["word_more_probable"] < 0.5
+        ),
+    ),
+]
+
+
+HEADLINES = [
+    Headline(
+        "Decoding accuracy, frequent vs rare shift on the same sentences "
+        "(both letter permutations)",
+        "GPT-4: rot-13 0.51 vs rot-12 0.00 (high-probability sentences)",
+        "rot-13 {acc_13_common:.2f} vs rot-12 {acc_12_common:.2f} (common words); "
+        "{acc_13_mean:.2f} vs {acc_12_mean:.2f} over all sets",
+        "mccoy2023embers",
+    ),
+    Headline(
+        "Decoding accuracy, high- vs low-probability plaintexts, same shift",
+        "GPT-4, rot-13: 0.51 (high) vs 0.13 (low)",
+        "rot-12: {acc_12_common:.2f} (common words) vs {acc_12_rare:.2f} (rare) "
+        "vs {acc_12_non:.2f} (non-words)",
+        "mccoy2023embers",
+    ),
+    Headline(
+        "Share of wrong answers more probable than the truth (sentence / word)",
+        "wrong answers drift toward high-probability text (examples)",
+        "{sentence_more_probable:.2f} / {word_more_probable:.2f}",
+        "mccoy2023embers",
+    ),
+]
+
+
+def _logprob_reference(sentence, word_probs, length_probs) -> float:
+    words = sentence.split(" ")
+    p = length_probs.get(len(words), 0.0)
+    for w in words:
+        p *= word_probs.get(w, 0.0)
+    return math.log(p) if p > 0 else -math.inf
+
+
+_WORDS = {"ka": 0.5, "bo": 0.25, "tiv": 0.15, "mur": 0.1}
+_LENGTHS = {2: 0.5, 3: 0.5}
+_LOGPROB_CASES = [
+    ("ka bo", _WORDS, _LENGTHS),
+    ("ka ka ka", _WORDS, _LENGTHS),
+    ("mur tiv bo", _WORDS, _LENGTHS),
+    ("ka zzz", _WORDS, _LENGTHS),  # a word the language lacks: -inf
+    ("ka", _WORDS, _LENGTHS),  # a length it never produces: -inf
+    ("bo bo", {"bo": 1.0}, {2: 1.0}),
+]
+
+_CONTEXT = (
+    "A tiny transformer was trained on a mixture of text: half plain sentences "
+    "of a synthetic language (300 words, Zipfian frequencies, 3 to 5 words a "
+    "sentence), half requests to decode a sentence written in a shift cipher "
+    "(rot-k moves each letter k places along the alphabet). rot-13 is in 45% of "
+    "the decoding rows and rot-12 in 8%; every shift is a permutation of the "
+    "letters, so both are equally hard to compute. Accuracy is exact match of "
+    "greedy decoding on held-out sentences."
+)
+
+
+def _rare_words_rot12(seed: int = 0) -> float:
+    return summary_values(run(Setup(), seed=seed))["acc_12_rare"]
+
+
+EXERCISES = [
+    PredictThenRun(
+        id="embers.ex1",
+        title="How well is a rare shift decoded on rare words?",
+        question="At the chapter's training budget the model decodes rot-13 "
+        "almost perfectly, on sentences of common words and of rare words alike. "
+        "Predict its exact-match accuracy at decoding **rot-12** on sentences of "
+        "**rare** words (a number between 0 and 1).",
+        context=_CONTEXT,
+        low=0.0,
+        high=1.0,
+        tolerance=0.15,
+        experiment=_rare_words_rot12,
+        solution="Far lower than on common words under the same shift. With "
+        "little rot-12 practice the model has learned only part of its letter "
+        "table, and where the table is unsure the model falls back on what it "
+        "knows best: the language. That rescues sentences of common words and "
+        "not rare ones.",
+    ),
+    MultipleChoice(
+        id="embers.ex2",
+        title="Why do common words survive a rare shift?",
+        question="Under rot-12 the model decodes sentences of common words far "
+        "more often than sentences of rare words with exactly the same word "
+        "lengths. Which explanation fits?",
+        context=_CONTEXT,
+        options={
+            "a": "Common words are shorter, so there are fewer letters to get right.",
+            "b": "The model predicts each next letter from the ciphertext and from "
+            "the answer so far; where its rot-12 table is unsure, the language's "
+            "probabilities decide, and they favour common words.",
+            "c": "rot-12 is a harder permutation than rot-13.",
+            "d": "Rare words never occur in training.",
+        },
+        answer="b",
+        feedback_for={
+            "a": "The two sets have identical word lengths, sentence by sentence.",
+            "b": "An autoregressive model mixes what the input says with what "
+            "text usually says: probable answers get help, improbable ones do not.",
+            "c": "Every shift is a permutation of the same 26 letters; what differs "
+            "is how often each was trained.",
+            "d": "They occur (rarely) in the plain text and in decoding rows; the "
+            "held-out test sentences are new combinations.",
+        },
+        solution="**b.** The model is what it was trained to be: a predictor of "
+        "probable text. The shift's letter table and the language model are "
+        "mixed in one next-letter prediction, so the language helps exactly "
+        "where the answer is likely.",
+    ),
+    CodeExercise(
+        id="embers.ex3",
+        title="The exact probability of a sentence",
+        question="Complete `logprob(sentence, word_probs, length_probs)`: the "
+        "sentence is words separated by single spaces; words are drawn "
+        "independently with probabilities `word_probs` (a dict), and the number "
+        "of words with probabilities `length_probs` (a dict from count to "
+        "probability). Return the natural log of the sentence's probability, "
+        "and `-math.inf` for a sentence the language cannot produce.",
+        context="The chapter's language is of this kind (with a small share of "
+        "random letter strings added), which is what lets it compute the exact "
+        "probability of any answer the model writes.",
+        function_name="logprob",
+        stub="import math\n\n\ndef logprob(sentence, word_probs, length_probs):\n"
+        '    """log P(sentence) under a unigram language."""\n'
+        "    raise NotImplementedError  # replace this line with your code\n",
+        reference=_logprob_reference,
+        cases=_LOGPROB_CASES,
+        solution="Multiply `length_probs[len(words)]` by each word's probability "
+        "(0 for a missing word or length) and take the log, returning `-math.inf` "
+        "for a zero product; or sum logs, stopping at the first impossible part.",
+    ),
+]

@@ -1,0 +1,186 @@
+"""The Zipfian language, shift ciphers, the training mixture, scoring, the model."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from compgen import embers
+from compgen.core.transformer import Transformer
+
+os.environ.setdefault("COMPGEN_PROGRESS", "0")
+LANG = embers.Language()
+
+
+def test_shift_cipher_by_hand():
+    assert embers.shift("hello world", 13) == "uryyb jbeyq"
+    assert embers.shift("abc xyz", 3) == "def abc"
+    assert embers.shift("abc", 1) == "bcd"
+    assert embers.shift("uryyb", -13) == "hello"
+    for k in range(26):  # decoding rot-k is rot-(26 - k); 13 is its own inverse
+        assert embers.shift(embers.shift("the quick fox", k), 26 - k) == "the quick fox"
+    assert embers.shift(embers.shift("abc", 13), 13) == "abc"
+    # every shift is a permutation of the letters: the same difficulty
+    for k in (12, 13):
+        assert sorted(embers.shift(embers.LETTERS, k)) == list(embers.LETTERS)
+
+
+def test_prompts_rows_and_tensors():
+    assert embers.prompt("uryyb", 13) == "13uryyb>"
+    assert embers.prompt("cde", 2, width=6) == "02cde___>"
+    p, a = embers.decode_row("hi yo", 3, width=8)
+    assert p == "03kl br___>" and a == "hi yo."
+    assert embers.plain_row("hi") == (">", "hi.")
+    x, y = embers.to_tensors([(p, a), embers.plain_row("hi")])
+    assert x.shape == y.shape == (2, len(p) + len(a) - 1)
+    assert embers.decode(x[0]) == (p + a)[:-1]
+    # targets: the answer only, each the character after x's position
+    assert embers.decode(y[0][y[0] != -100]) == a
+    assert (y[0][: len(p) - 1] == -100).all()
+    assert embers.decode(y[1][y[1] != -100]) == "hi."
+    assert embers.decode(embers.encode("ab >.")) == "ab >."
+
+
+def test_language_probabilities_are_exact():
+    lang = embers.Language(n_words=20, noise=0.1)
+    assert len(set(lang.words)) == 20 and math.isclose(lang.probs.sum(), 1.0)
+    assert [len(w) for w in lang.words[:5]] == list(lang.word_lengths)
+    # the word distribution sums to 1 over vocabulary + every random string
+    total_noise = lang.noise  # all random strings of all allowed lengths
+    vocab = sum(math.exp(lang.word_logprob(w)) for w in lang.words)
+    in_vocab_noise = sum(
+        lang.noise / len(lang.word_lengths) * 26.0 ** -len(w) for w in lang.words
+    )
+    assert math.isclose(vocab - in_vocab_noise + total_noise, 1.0, rel_tol=1e-9)
+    # a sentence by hand
+    w0, w3 = lang.words[0], lang.words[3]
+    s = f"{w0} {w3} {w0}"
+    by_hand = math.log(1 / 3) + 2 * lang.word_logprob(w0) + lang.word_logprob(w3)
+    assert math.isclose(lang.logprob(s), by_hand)
+    assert lang.word_logprob(w0) > lang.word_logprob(w3)  # Zipf: rank 0 first
+    assert lang.logprob(f"{w0} {w3}") == -math.inf  # two words: never produced
+    assert lang.logprob(f"{w0}  {w3} {w0}") == -math.inf  # double space
+    assert lang.word_logprob("ab1") == -math.inf
+    assert math.isfinite(lang.logprob("zq zq zq"))  # random strings can occur
+
+
+def test_sampled_sentences_follow_the_language():
+    sents = embers.sample_sentences(LANG, 3000, seed=1)
+    assert sents == embers.sample_sentences(LANG, 3000, seed=1)
+    assert sents != embers.sample_sentences(LANG, 3000, seed=2)
+    assert all(math.isfinite(LANG.logprob(s)) for s in sents)
+    counts = Counter(len(s.split(" ")) for s in sents)
+    assert set(counts) == set(LANG.sentence_words)
+    words = Counter(w for s in sents for w in s.split(" "))
+    n = sum(words.values())
+    top = LANG.words[0]
+    expected = (1 - LANG.noise) * LANG.probs[0]
+    assert abs(words[top] / n - expected) < 4 * math.sqrt(expected / n)
+    noise = sum(c for w, c in words.items() if w not in LANG.rank) / n
+    assert abs(noise - LANG.noise) < 0.01
+
+
+def test_matched_sets_share_word_lengths_and_differ_in_probability():
+    sets = embers.matched_sets(LANG, 40, seed=0)
+    assert list(sets) == list(embers.PLAINTEXT_SETS)
+    for a, b, c in zip(*sets.values(), strict=True):
+        lengths = [len(w) for w in a.split(" ")]
+        assert lengths == [len(w) for w in b.split(" ")]
+        assert lengths == [len(w) for w in c.split(" ")]
+        assert LANG.logprob(a) > LANG.logprob(b) > LANG.logprob(c)
+    assert all(w in LANG.rank for s in sets["rare"] for w in s.split(" "))
+    assert not any(w in LANG.rank for s in sets["non-words"] for w in s.split(" "))
+    assert sets == embers.matched_sets(LANG, 40, seed=0)
+
+
+def test_mixture_frequencies_and_held_out_sentences():
+    mix = embers.Mixture()
+    p = mix.shift_probs()
+    assert p[0] == 0 and math.isclose(p.sum(), 1.0)
+    assert p[13] > p[3] >= p[1] > p[12] > p[2]  # 13, 3, 1 common; 12 rare
+    exclude = set(embers.sample_sentences(LANG, 2000, seed=5))
+    rows, ks = embers.make_mixture(LANG, 20_000, seed=5, exclude=exclude, width=34)
+    assert len(rows) == len(ks) == 20_000
+    assert abs((ks == 0).mean() - mix.plain) < 0.02
+    decoding = ks[ks > 0]
+    for k in (13, 3, 1, 12):
+        share = (decoding == k).mean()
+        assert abs(share - p[k]) < 4 * math.sqrt(p[k] / len(decoding)) + 1e-3
+    for (pr, ans), k in zip(rows[:500], ks[:500], strict=True):
+        sentence = ans[:-1]
+        assert sentence not in exclude
+        if k:
+            assert pr == embers.prompt(embers.shift(sentence, int(k)), int(k), width=34)
+        else:
+            assert pr == ">"
+    a = embers.make_mixture(LANG, 300, seed=7, exclude=exclude, width=34)
+    b = embers.make_mixture(LANG, 300, seed=7, exclude=exclude, width=34)
+    assert a[0] == b[0] and (a[1] == b[1]).all()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: embers.shift("abc", 1.5), "int"),
+        (lambda: embers.prompt("abc", 26), "0..25"),
+        (lambda: embers.prompt("abcdef", 1, width=3), "width"),
+        (lambda: embers.encode("ABC"), "alphabet"),
+        (lambda: embers.Language(noise=1.0), "noise"),
+        (lambda: embers.Language(n_words=2), "n_words"),
+        (lambda: embers.Language(word_lengths=(1,), n_words=60), "too many"),
+        (lambda: embers.Mixture(rest=0.5), "sum to 1"),
+        (lambda: embers.Mixture(shifts=((13, 0.5), (13, 0.43))), "distinct"),
+        (lambda: LANG.band("medium"), "band"),
+        (lambda: LANG.logprob(3), "str"),
+        (lambda: embers.matched_sets(LANG, 0, seed=0), "n must be"),
+        (lambda: embers.Setup(shifts=(13,)), "frequent, rare"),
+    ],
+)
+def test_bad_input_is_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_error_kinds_by_hand():
+    w = LANG.words
+    truth = [f"{w[250]} {w[1]} {w[2]}", f"{w[0]} {w[1]} {w[2]}", "ab ab ab"]
+    outs = [f"{w[0]} {w[1]} {w[2]}", f"{w[0]} {w[1]} zzzzzz", "ab ab ab"]
+    e = embers.error_kinds(LANG, truth, outs)
+    assert e["n_wrong"] == 2 and e["sentence_more_probable"] == 0.5
+    # wrong words: w[250] -> w[0] (more probable, real), w[2] -> zzzzzz (neither)
+    assert e["n_wrong_words"] == 2
+    assert e["word_more_probable"] == 0.5 and e["word_real"] == 0.5
+
+
+def test_exact_match_equals_greedy_decoding():
+    setup = replace(embers.Setup(), width=20)
+    torch.manual_seed(0)
+    model = Transformer(setup.model).eval()
+    rows = [embers.decode_row(s, 13, width=20) for s in ["ab cd ef", "hi yo ok"]]
+    ok = embers.exact_match(model, rows)
+    written = embers.greedy(model, [p for p, _ in rows])
+    assert list(ok) == [w + "." == a for w, (_, a) in zip(written, rows, strict=True)]
+    # a model that copies the truth is scored right: force the logits
+    x, y = embers.to_tensors(rows)
+    assert x.shape[0] == 2 and (y != -100).sum() == sum(len(a) for _, a in rows)
+
+
+def test_training_overfits_and_is_deterministic():
+    tiny = embers.Setup(
+        steps=150, eval_every=75, n_train=32, n_test=4, batch_size=16, width=34
+    )
+    a = embers.train_model(tiny, seed=0)
+    b = embers.train_model(tiny, seed=0)
+    la, lb = a["history"].series("loss")[1], b["history"].series("loss")[1]
+    assert np.allclose(la, lb) and la[-1] < 0.5 * la[0]
+    assert sorted(a["evals"]) == [0, 75, 150]
+    acc = a["evals"][150]["acc"]
+    assert set(acc) == {(k, s) for k in (13, 12) for s in embers.PLAINTEXT_SETS}
+    held_out = {t for s in a["tests"].values() for t in s}
+    assert len(held_out) == 12
