@@ -1,0 +1,205 @@
+"""The chapter's figures and explorers: accuracy per split, answers drawn as
+action strips with the differences marked, the live command box."""
+
+from __future__ import annotations
+
+import html
+
+import matplotlib.pyplot as plt
+
+from ..core.explorer import frame_explorer
+from ..core.plotting import COLORS
+from .grammar import interpret
+from .training import predict
+
+SHORT = {
+    "I_WALK": "W",
+    "I_LOOK": "L",
+    "I_RUN": "R",
+    "I_JUMP": "J",
+    "I_TURN_LEFT": "\u21b6",
+    "I_TURN_RIGHT": "\u21b7",
+}
+SPLIT_LABELS = {
+    "simple": "random split",
+    "length": "length",
+    "addprim_jump": "add-jump",
+}
+
+
+def plot_accuracy(result: dict, stats: dict | None = None):
+    """Exact match on each split's full test set, baseline vs metalearner;
+    whiskers: the range over seeds 0-2 of the training record."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    splits = list(SPLIT_LABELS)
+    for j, (kind, label) in enumerate(
+        (("baseline", "seq2seq baseline"), ("meta", "metalearner"))
+    ):
+        xs, ys, lo, hi = [], [], [], []
+        for i, s in enumerate(splits):
+            if (kind, s) not in result["acc"]:
+                continue
+            x, y = i + (j - 0.5) * 0.38, result["acc"][kind, s]
+            xs.append(x)
+            ys.append(y)
+            st = (stats or {}).get((kind, s))
+            lo.append(y - st["min"] if st else 0)
+            hi.append(st["max"] - y if st else 0)
+        ax.bar(
+            xs,
+            ys,
+            width=0.36,
+            label=label,
+            color=COLORS[j],
+            yerr=[lo, hi] if stats else None,
+            capsize=3,
+        )
+        for x, y in zip(xs, ys, strict=True):
+            ax.text(x, y + 0.03, f"{y:.1%}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(splits)), [SPLIT_LABELS[s] for s in splits])
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("exact match (test set)")
+    ax.set_title("SCAN: who composes jump")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_live(result: dict):
+    """The live metalearner's loss and add-jump accuracy during training."""
+    hist = result["live"]["history"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    steps = [r["step"] for r in hist if "loss" in r]
+    a.plot(steps, [r["loss"] for r in hist if "loss" in r], color=COLORS[1])
+    a.set(
+        xlabel="training step",
+        ylabel="loss (cross-entropy)",
+        yscale="log",
+        title="metalearner, trained live",
+    )
+    curve = result["live"]["curve"]
+    b.plot([s for s, _ in curve], [v for _, v in curve], "o-", color=COLORS[1])
+    b.set(
+        xlabel="training step",
+        ylabel="exact match",
+        ylim=(-0.02, 1.02),
+        title="add-jump test commands (200)",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def strip(ax, y: float, actions: str, truth: str, label: str):
+    """One row of actions as letters in boxes; wrong positions in red."""
+    got, want = actions.split(), truth.split()
+    ax.text(-0.6, y, label, ha="right", va="center", fontsize=9)
+    for i in range(max(len(got), len(want))):
+        g = got[i] if i < len(got) else ""
+        ok = i < len(want) and g == want[i]
+        face = "#e8f0e8" if ok else "#f6c9c4"
+        ax.add_patch(plt.Rectangle((i, y - 0.4), 0.92, 0.8, color=face))
+        ax.text(
+            i + 0.46, y, SHORT.get(g, "\u00b7"), ha="center", va="center", fontsize=9
+        )
+
+
+def plot_answers(row: dict, models=(("baseline", "baseline"), ("meta", "metalearner"))):
+    """The grammar's actions beside each model's, for one command."""
+    n = max(len(row[k].split()) for k in ("truth", *[m for m, _ in models]))
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.22 * n + 2.5), 1.6))
+    strip(ax, 2, row["truth"], row["truth"], "grammar")
+    for k, (key, label) in enumerate(models):
+        ok = "\u2713" if row[key] == row["truth"] else "\u2717"
+        strip(ax, 1 - k, row[key], row["truth"], f"{label} {ok}")
+    ax.set_xlim(-0.2, max(n, 4) + 0.2)
+    ax.set_ylim(-0.6, 2.6)
+    ax.axis("off")
+    ax.set_title(
+        f"\u201c{row['command']}\u201d   (W walk, L look, R run, J jump,"
+        " \u21b6 turn left, \u21b7 turn right; red: wrong)",
+        fontsize=9,
+    )
+    return fig
+
+
+def answers_explorer(rows: list[dict]):
+    """Precomputed answers for instructive commands, behind a drop-down."""
+    return frame_explorer(
+        [plot_answers(r) for r in rows],
+        [r["command"] for r in rows],
+        description="command",
+        control="dropdown",
+    )
+
+
+def answers_table(rows: list[dict]):
+    """An HTML table: command, the grammar's actions, the baseline's answer."""
+    from IPython.display import HTML
+
+    def cell(actions, truth):
+        got, want = actions.split(), truth.split()
+        out = []
+        for i, g in enumerate(got):
+            text = html.escape(SHORT.get(g, g))
+            ok = i < len(want) and g == want[i]
+            out.append(text if ok else f'<b style="color:#c0392b">{text}</b>')
+        return " ".join(out) + (" \u2026" if len(got) < len(want) else "")
+
+    body = "".join(
+        f"<tr><td><code>{html.escape(r['command'])}</code></td>"
+        f"<td>{cell(r['truth'], r['truth'])}</td>"
+        f"<td>{cell(r['baseline'], r['truth'])}</td></tr>"
+        for r in rows
+    )
+    return HTML(
+        "<table><tr><th>command</th><th>grammar</th><th>baseline "
+        "(add-jump)</th></tr>" + body + "</table>"
+    )
+
+
+def live_box(models: dict, colab_url: str | None = None):
+    """Type a command: the grammar's actions beside each model's. Needs a kernel."""
+    import ipywidgets as w
+
+    from ..exercises.display import colab_url as chapter_url
+    from ..exercises.display import is_static
+
+    url = chapter_url("scan") if colab_url is None else colab_url
+    where = f'<a href="{url}">open the chapter in Colab</a>' if url else ""
+    if is_static():
+        return w.HTML(
+            "<i>Here, in a running chapter, a box takes a command you "
+            "type and shows the grammar's actions beside each model's. It "
+            "needs Python behind the page" + (f": {where}" if where else "") + ".</i>"
+        )
+    text = w.Text(
+        value="jump around left twice after walk",
+        description="command",
+        layout=w.Layout(width="32em"),
+    )
+    button = w.Button(description="interpret")
+    out = w.Output()
+
+    def on_click(_):
+        out.clear_output()
+        with out:
+            c = " ".join(text.value.lower().split())
+            try:
+                truth = interpret(c)
+            except ValueError as exc:
+                print(
+                    f"{exc}. Use the SCAN words: walk look run jump turn left "
+                    "right opposite around twice thrice and after."
+                )
+                return
+            row = {"command": c, "truth": truth}
+            for key, model in models.items():
+                row[key] = predict(model, [c], meta=key == "meta")[0]
+            plt.show(plot_answers(row))
+
+    button.on_click(on_click)
+    note = w.HTML(
+        "<i>This box needs a running chapter (Python behind the page)"
+        + (f": {where}" if where else "")
+        + ".</i>"
+    )
+    return w.VBox([note, w.HBox([text, button]), out])
