@@ -91,18 +91,25 @@ def plot_taxonomy(result: dict):
             ax.bar(depths, share, bottom=bottom, color=CATEGORY_COLORS[c], label=c)
             bottom += share
         ax.set(xlabel="depth of the node", title=f"Node categories, {title}")
+        ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0].set_ylabel("share of nodes")
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     return fig
 
 
 def plot_matching(result: dict):
-    """Mean training count of right and wrong nodes' sub-computations per depth
-    (larger sizes), and node accuracy for seen and unseen sub-computations."""
+    """Left: mean training count of right and wrong nodes' sub-computations
+    per depth (every test problem). Middle: node accuracy, seen vs unseen
+    sub-computations. Right: larger sizes with the true scratchpad before each
+    node, by seen or not and by within or beyond the longest trained sequence."""
+    from matplotlib.patches import Patch
+
+    from .experiment import forced_accuracy
+
     trained = set(result["exp"].setup.train_sizes())
     recs = result["records"]["scratchpad"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    m = matching([r for r in recs if r["size"] not in trained])
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    m = matching(recs)
     ax = axes[0]
     for key, label, color in (("count_right", "right nodes", COLORS["green"]),
                               ("count_wrong", "wrong nodes", COLORS["red"])):
@@ -110,25 +117,47 @@ def plot_matching(result: dict):
                 label=label)
     ax.set(yscale="log", xlabel="depth of the node",
            ylabel="1 + training scratchpads\nwith the same sub-computation",
-           title="Larger sizes: how often each node was seen")
+           title="How often each node was seen")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
     ax = axes[1]
     groups = {"trained sizes": [r for r in recs if r["size"] in trained],
               "larger sizes": [r for r in recs if r["size"] not in trained]}
+    colors = (COLORS["blue"], COLORS["orange"])
     for g, rs in enumerate(groups.values()):
         mm = matching(rs)
-        for h, (key, n, color) in enumerate((
-                ("acc_seen", "n_seen", COLORS["blue"]),
-                ("acc_unseen", "n_unseen", COLORS["orange"]))):
+        for h, (key, n) in enumerate((("acc_seen", "n_seen"),
+                                      ("acc_unseen", "n_unseen"))):
             if mm[n]:
-                ax.bar(g + 0.2 * (2 * h - 1), mm[key], width=0.38, color=color)
-                ax.text(g + 0.2 * (2 * h - 1), mm[key] + 0.02, f"n={mm[n]}",
-                        ha="center", fontsize=8)
-    ax.bar([], [], color=COLORS["blue"], label="sub-computation seen")
-    ax.bar([], [], color=COLORS["orange"], label="never seen")
-    ax.set(xticks=[0, 1], xticklabels=list(groups), ylim=(0, 1.1),
-           ylabel="share of nodes right", title="Node accuracy")
-    ax.legend(fontsize=8)
+                x = g + 0.2 * (2 * h - 1)
+                ax.bar(x, mm[key], width=0.38, color=colors[h])
+                ax.text(x, mm[key] + 0.02, f"n={mm[n]}", ha="center", fontsize=8)
+    ax.legend(handles=[Patch(color=colors[0], label="sub-computation seen"),
+                       Patch(color=colors[1], label="never seen")], fontsize=8)
+    ax.set(xticks=[0, 1], xticklabels=list(groups), ylim=(0, 1.12),
+           ylabel="share of nodes right", title="Node accuracy, free-running")
+    ax = axes[2]
+    fa = forced_accuracy(groups["larger sizes"], result["longest"])
+    fi = forced_accuracy(groups["trained sizes"], result["longest"])
+    bars = [("trained\nsizes", fi["forced_all"], fi["n_forced_all"],
+             COLORS["green"])]
+    for key, label in (("seen_within", "seen,\nwithin"),
+                       ("seen_beyond", "seen,\nbeyond"),
+                       ("unseen_within", "unseen,\nwithin"),
+                       ("unseen_beyond", "unseen,\nbeyond")):
+        if fa[f"n_forced_{key}"]:
+            color = colors[0] if key.startswith("seen") else colors[1]
+            bars.append((label, fa[f"forced_{key}"], fa[f"n_forced_{key}"], color))
+    for x, (_name, acc, n, color) in enumerate(bars):
+        ax.bar(x, acc, color=color, width=0.7)
+        ax.text(x, acc + 0.02, f"n={n}", ha="center", fontsize=8)
+    ax.set(xticks=range(len(bars)), xticklabels=[b[0] for b in bars],
+           ylim=(0, 1.12), ylabel="share of nodes right",
+           title="True scratchpad before each node")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.text(0.98, 0.6, "larger sizes:\nwithin / beyond the\nlongest trained length",
+            transform=ax.transAxes, ha="right", fontsize=8)
+    fig.tight_layout()
     return fig
 
 

@@ -14,7 +14,7 @@ import torch
 
 from ..core.training import TrainConfig, train
 from ..core.transformer import Transformer, TransformerConfig
-from .multiplication import END, PAD, VOCAB, prompt, target
+from .multiplication import END, PAD, VOCAB, node_spans, prompt, target
 
 CHARS = PAD + VOCAB
 STOI = {c: i for i, c in enumerate(CHARS)}
@@ -131,7 +131,7 @@ def fit(
                      desc=f"multiplication (lr x{factor:g})", callbacks=callbacks)
         base = history[-1]["time"] if history else 0.0
         history += [{**r, "step": r["step"] + done, "time": r["time"] + base}
-                    for r in part]
+                    for r in part if k == 0 or r["step"] > 0]  # no repeated evals
         done += n
     return history
 
@@ -156,4 +156,28 @@ def complete(
         for row in gen:
             text = decode(row)
             out.append(text.split(END)[0] + (END if END in text else ""))
+    return out
+
+
+@torch.no_grad()
+def teacher_forced(
+    model: Transformer, problems: np.ndarray, *, batch_size: int = 250
+) -> list[dict[tuple, bool]]:
+    """Each node right or not when the model reads the TRUE scratchpad before it.
+
+    One forward pass per batch: the model's next-character guesses along the
+    correct text; a node counts as right if every one of its characters is.
+    This is the node's local accuracy with its parents (and everything before
+    it) right, free of compounding.
+    """
+    out = []
+    model.eval()
+    for start in range(0, len(problems), batch_size):
+        chunk = problems[start : start + batch_size]
+        x, y, _ = make_batch(chunk, scratch=True)
+        hit = (model(x)[0].argmax(-1) == y).tolist()  # (B, T)
+        for row, (a, b) in zip(hit, chunk.tolist(), strict=True):
+            at = len(prompt(a, b)) - 1  # the guess for scratchpad character 0
+            out.append({name: all(row[at + c] for c in range(s, e))
+                        for name, (s, e) in node_spans(a, b).items()})
     return out

@@ -142,16 +142,38 @@ def prompt(a: int, b: int) -> str:
 
 def scratchpad(a: int, b: int) -> str:
     """The text after the prompt: every intermediate node, then the answer."""
+    return "".join(text for text, _ in _fields(a, b))
+
+
+def node_spans(a: int, b: int) -> dict[tuple, tuple[int, int]]:
+    """Where each node is written in the scratchpad: {name: (start, end)}."""
+    spans, at = {}, 0
+    for text, name in _fields(a, b):
+        if name is not None:
+            spans[name] = (at, at + len(text))
+        at += len(text)
+    return spans
+
+
+def _fields(a: int, b: int) -> list[tuple[str, tuple | None]]:
+    """The scratchpad as (text, node name or None for separators)."""
     da, db = check_problem(a, b)
     g = build_graph(a, b)
-    rows = []
+    out: list[tuple[str, tuple | None]] = []
     for j in range(db):
-        cells = " ".join(
-            f"{g['m', i, j].value:02d}{g['s', i, j].value:02d}" for i in range(da)
-        )
-        rows.append(f"{cells}|{_rev(g['Q', j].value, da + 1 + j)};")
-    columns = " ".join(f"{g['t', k].value:02d}" for k in range(da + db))
-    return "".join(rows) + f"{columns}|{answer(a, b)}"
+        for i in range(da):
+            if i:
+                out.append((" ", None))
+            out.append((f"{g['m', i, j].value:02d}", ("m", i, j)))
+            out.append((f"{g['s', i, j].value:02d}", ("s", i, j)))
+        out += [("|", None), (_rev(g["Q", j].value, da + 1 + j), ("Q", j)),
+                (";", None)]
+    for k in range(da + db):
+        if k:
+            out.append((" ", None))
+        out.append((f"{g['t', k].value:02d}", ("t", k)))
+    out += [("|", None), (_rev(a * b, da + db), ("S",)), (END, None)]
+    return out
 
 
 def answer(a: int, b: int) -> str:

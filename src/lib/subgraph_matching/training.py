@@ -5,7 +5,7 @@
 
 A full run (the setting below, `FULL`) takes 10-20 minutes on one CPU thread,
 more than a book chapter may spend, so its weights are committed next to this
-file (`checkpoints/`, float16, with the run's record) and the chapter
+file (`runs/`, float16, with the run's record) and the chapter
 evaluates them; it also trains a short run live to show the curve.
 """
 
@@ -24,7 +24,7 @@ from ..core.device import torch_threads
 from .model import ModelConfig, Training, build_model, complete, fit
 from .multiplication import make_split, parse_answer, sizes_up_to
 
-CHECKPOINTS = Path(__file__).parent / "checkpoints"
+CHECKPOINTS = Path(__file__).parent / "runs"  # the committed runs
 
 
 @dataclass(frozen=True)
