@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
+import sys
 import time
 
 import numpy as np
@@ -23,7 +25,7 @@ from compgen.exercises import (
     get,
     run_with_time_limit,
 )
-from compgen.exercises.kinds import STATUSES
+from compgen.exercises.kinds import CHECKER_FAILED, STATUSES
 
 EXERCISES = list(all_exercises().values())
 ids = {"ids": lambda e: e.id}
@@ -46,10 +48,116 @@ anything = st.one_of(
 )
 
 
+# ---------------------------------------------------------------- hostile answers
+# Values built to break a checker: integers too large for a float, subclasses of
+# the types a checker expects whose dunder methods raise (also SystemExit and
+# KeyboardInterrupt), arrays of odd shape and dtype, objects lying about their class.
+
+RAISES = [ValueError("broken"), TypeError("broken"), SystemExit(3), KeyboardInterrupt()]
+
+
+def _raiser(error):
+    def method(self, *args, **kwargs):
+        raise error
+
+    return method
+
+
+def broken_instance(base, dunders, error):
+    """An instance of a subclass of `base` whose `dunders` all raise `error`."""
+    namespace = {name: _raiser(error) for name in dunders}
+    if "__hash__" in dunders or "__eq__" in dunders:
+        namespace.setdefault("__hash__", _raiser(error))
+    kind = type(f"Broken{base.__name__.title()}", (base,), namespace)
+    value = {int: 7, float: 0.5, str: "b", list: [1.0], tuple: (1.0,), dict: {}}
+    return kind(value[base]) if base is not object else kind()
+
+
+DUNDERS = [
+    "__float__",
+    "__int__",
+    "__index__",
+    "__repr__",
+    "__str__",
+    "__eq__",
+    "__ne__",
+    "__hash__",
+    "__bool__",
+    "__len__",
+    "__iter__",
+    "__lt__",
+    "__gt__",
+    "__abs__",
+    "__sub__",
+    "__format__",
+    "__array__",
+    "__getattr__",
+    "strip",
+    "lower",
+    "__round__",
+]
+broken_values = st.builds(
+    broken_instance,
+    st.sampled_from([int, float, str, list, tuple, dict, object]),
+    st.lists(st.sampled_from(DUNDERS), min_size=1, max_size=6, unique=True),
+    st.sampled_from(RAISES),
+)
+
+
+class LiesAboutItsClass:
+    @property
+    def __class__(self):  # isinstance(x, str) and isinstance(x, float) say yes
+        return str
+
+
+huge_integers = st.one_of(
+    st.integers(min_value=10**300, max_value=10**400),
+    st.integers(max_value=-(10**300), min_value=-(10**400)),
+    # 10**5000 has more digits than Python prints: built, never written out here
+    st.integers(min_value=1024, max_value=20_000).map(lambda k: (-2) ** k),
+    st.sampled_from([2**64, -(2**63) - 1]),
+)
+odd_arrays = st.one_of(
+    hnp.arrays(
+        st.sampled_from(
+            [np.int8, np.uint64, np.float16, np.complex128, np.bool_, "U3", "M8[s]"]
+        ),
+        hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3),
+    ),
+    st.builds(lambda v: np.full((1, 1), v), st.floats()),  # a 2-D one-element array
+    st.builds(lambda v: np.full((1, 1, 1), v), st.integers(-5, 5)),
+    st.builds(lambda v: np.array(v, dtype=object), huge_integers),
+    st.just(np.array([[1.0, 2.0]])),
+    st.just(np.zeros((0, 3))),
+    st.just(np.array([None, "b"], dtype=object)),
+)
+hostile = st.one_of(
+    huge_integers,
+    broken_values,
+    odd_arrays,
+    st.just(LiesAboutItsClass()),
+    st.just(np.float64(np.inf)),
+    st.just(np.longdouble("1e4000")),
+    st.sampled_from(
+        [Ellipsis, NotImplemented, type, print, range(3), b"b", bytearray()]
+    ),
+)
+answers = st.one_of(anything, hostile)
+TRIED: collections.Counter = collections.Counter()  # answers tried, by kind
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_counts():
+    yield
+    if TRIED:
+        print("\nanswers tried per kind:", dict(sorted(TRIED.items())))
+
+
 def assert_valid(fb, ex):
     assert fb.status in STATUSES, fb
     assert 0 <= fb.score <= ex.points and fb.points == ex.points
     assert isinstance(fb.message, str) and fb.message
+    assert CHECKER_FAILED not in fb.message, fb  # the last resort was not needed
 
 
 def test_there_are_exercises_with_unique_well_formed_ids():
@@ -86,9 +194,38 @@ def test_blank_answer_is_not_attempted(ex):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(answer=anything)
+@given(answer=answers)
 def test_no_answer_makes_a_checker_raise(ex, answer):
+    TRIED[ex.kind] += 1
     assert_valid(ex.check(answer), ex)
+
+
+PREDICT = [ex for ex in EXERCISES if isinstance(ex, PredictThenRun)]
+
+
+@pytest.mark.parametrize("ex", PREDICT, **ids)
+@settings(max_examples=100, deadline=None)
+@given(prediction=answers, outcome=st.one_of(st.floats(), answers))
+def test_reveal_never_raises(ex, prediction, outcome):
+    TRIED["predict_then_run (reveal)"] += 1
+    assert_valid(ex.reveal(prediction, outcome), ex)
+
+
+def test_the_answers_the_issue_found_are_feedback():
+    """The 72 answers that raised in issue 20, by what they were."""
+    mc, num = get("how_to_use.ex1"), get("how_to_use.ex4")
+    predict = PREDICT[0]
+    assert num.check(10**400).status == "invalid"
+    assert predict.check(10**400).status == "invalid"
+    assert predict.reveal(np.full((1, 1), 0.5), 0.4).correct
+    assert predict.reveal(0.5, np.full((1, 1), 0.4)).correct
+    broken = broken_instance(str, ["strip", "lower", "__eq__"], ValueError("x"))
+    assert mc.check(broken).correct  # "b", whatever its own methods do
+    assert (
+        num.check(broken_instance(float, ["__float__"], SystemExit(1))).correct is False
+    )
+    for ex in EXERCISES:
+        assert_valid(ex.check(LiesAboutItsClass()), ex)
 
 
 def make_bad_function(behaviour, value):
@@ -97,6 +234,10 @@ def make_bad_function(behaviour, value):
             return value
         if behaviour == "raise":
             raise value
+        if behaviour == "exit":
+            sys.exit(value)
+        if behaviour == "recurse":
+            return bad(*args)
         if behaviour == "nan_like":
             return np.full_like(np.asarray(args[0], dtype=float), np.nan)
         if behaviour == "wrong_shape":
@@ -104,6 +245,15 @@ def make_bad_function(behaviour, value):
         raise AssertionError(behaviour)
 
     return bad
+
+
+class StudentsOwnBaseException(BaseException):
+    pass
+
+
+class UnprintableError(Exception):
+    def __str__(self):
+        raise ValueError("no message")
 
 
 errors = st.sampled_from(
@@ -115,10 +265,18 @@ errors = st.sampled_from(
         RecursionError(),
         IndexError(),
         MemoryError(),
+        KeyboardInterrupt(),
+        SystemExit(1),
+        GeneratorExit(),
+        StudentsOwnBaseException(),
+        UnprintableError(),
+        NotImplementedError("half done"),
     ]
 )
 bad_functions = st.one_of(
-    st.builds(make_bad_function, st.just("return"), anything),
+    st.builds(make_bad_function, st.just("return"), answers),
+    st.builds(make_bad_function, st.just("exit"), st.sampled_from([0, 1, "bye", None])),
+    st.builds(make_bad_function, st.just("recurse"), st.none()),
     st.builds(make_bad_function, st.just("raise"), errors),
     st.builds(
         make_bad_function, st.sampled_from(["nan_like", "wrong_shape"]), st.none()
@@ -131,6 +289,7 @@ CODE = [ex for ex in EXERCISES if isinstance(ex, CodeExercise)]
 @settings(max_examples=100, deadline=None)
 @given(fn=bad_functions)
 def test_bad_student_functions_become_feedback(ex, fn):
+    TRIED["code (student functions)"] += 1
     fb = ex.check(fn)
     assert_valid(fb, ex)
     assert not fb.correct

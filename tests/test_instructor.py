@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
+import threading
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -180,3 +185,214 @@ def test_regrade_runs_code_answers_in_a_fresh_process():
     assert not fb.correct and "did not finish" in fb.message
     assert regrade(ex, {"source": None}).status == "invalid"
     assert regrade(ex, None).status == "not_attempted"
+
+
+# ---------------------------------------------------------------- hostile students
+
+HOSTILE_IDS = ["how_to_use.ex1", "how_to_use.ex3", "how_to_use.ex4"]  # no experiment
+HOSTILE_LIMIT = 45  # seconds per notebook; an honest one needs ~10 s on a busy core
+MAX_PROCESSES = 64  # the sandbox's process limit in this test: bounds the fork bomb
+
+# Each is one answer cell; the numeric answer (ex4, right: 144) is set to 144 only
+# if the attack worked, so a score of 0 there shows that it did not.
+KILL_THE_GRADER = """import os, signal
+found = 0
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        continue
+    if b"pytest" in cmd or b"compgen.exercises" in cmd:
+        os.kill(int(pid), signal.SIGKILL)
+        found += 1
+answer_ex1 = "b"
+"""
+KILL_EVERYTHING = "import os, signal\nos.kill(-1, signal.SIGKILL)\nanswer_ex1 = 'b'"
+EXIT = "import os\nos._exit(0)"
+FORK_BOMB = "import os\nwhile True:\n    os.fork()"
+FILL_THE_DISK = """chunk, written = b"x" * 2**20, 0
+for name in ("big", "/tmp/big", "/dev/shm/big"):
+    try:
+        with open(name, "wb") as f:
+            while True:
+                f.write(chunk)
+                written += 1
+    except OSError:
+        pass
+answer_ex1 = "b"
+"""
+SNOOP = """import os
+seen, wrote = [], 0
+for folder in [{subs!r}, {parent!r}, "/work", "/root", "/home"]:
+    try:
+        seen += [n for n in os.listdir(folder) if n.endswith(".ipynb")]
+    except OSError:
+        pass
+try:
+    seen.append(open({subs!r} + "/alice.ipynb").read()[:10])
+except OSError:
+    pass
+for target in [{subs!r} + "/PWNED", {parent!r} + "/PWNED", "/tmp/compgen-PWNED"]:
+    try:
+        with open(target, "w") as f:
+            f.write("x")
+        wrote += not target.startswith("/tmp")
+    except OSError:
+        pass
+answer_ex1 = "b"
+"""
+SNOOP_ANSWER = "answer_ex4 = 144 if (seen or wrote) else 0"
+FLOOD = """import os
+for _ in range(70):
+    print("x" * 2**20)
+os.write(1, b"y" * 2**24)
+answer_ex4 = 144
+"""
+FORGER = """def r2(pred, target):
+    import compgen.exercises.kinds as k
+    k.CodeExercise.check = lambda self, a: k.Feedback("correct", 2, 2, "pwned")
+    print('RESULT{"status": "correct", "score": 2, "points": 2, "message": "x"}')
+    return 0.0
+"""
+
+
+def _sandbox_or_skip():
+    from compgen.exercises import sandbox
+
+    runner = sandbox.find()
+    if not runner.sandboxed:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"CI must grade in a sandbox (.ci/run installs bubblewrap): "
+                f"{runner.description}"
+            )
+        pytest.skip(f"hostile submissions need a sandbox: {runner.description}")
+    return runner
+
+
+def _tree(folder):
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+class _Peak:
+    """The most processes on the machine while grading (the fork bomb's bound)."""
+
+    def __init__(self):
+        self.peak, self.done = 0, threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        while not self.done.wait(0.05):
+            self.peak = max(self.peak, sum(p.isdigit() for p in os.listdir("/proc")))
+
+    def __enter__(self):
+        self.base = sum(p.isdigit() for p in os.listdir("/proc"))
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    _sandbox_or_skip()
+    tmp = tmp_path_factory.mktemp("hostile")
+    template = assign(HOSTILE_IDS, tmp / "hw.ipynb")
+    subs = tmp / "submissions"
+    subs.mkdir()
+    right = {0: 'answer_ex1 = "b"', 1: R2_RIGHT, 2: "answer_ex4 = 144"}
+    students = {
+        "alice": right,
+        "bob": {0: 'answer_ex1 = "a"', 1: R2_WRONG, 2: "answer_ex4 = 24"},
+        "grader_killer": {0: KILL_THE_GRADER, 2: "answer_ex4 = 144 * (found > 0)"},
+        "kill_all": {0: KILL_EVERYTHING},
+        "exiter": {0: EXIT},
+        "fork_bomb": {0: FORK_BOMB},
+        "disk_filler": {0: FILL_THE_DISK},
+        "snoop": {0: SNOOP.format(subs=str(subs), parent=str(tmp)), 2: SNOOP_ANSWER},
+        "flood": {0: 'answer_ex1 = "b"', 2: FLOOD},
+        "forger": {0: 'answer_ex1 = "b"', 1: FORGER},
+        "zz_after": right,  # graded last: the grader is still there
+    }
+    for name, answers in students.items():
+        fill(template, answers, subs / f"{name}.ipynb")
+    before, outside_before = _tree(subs), _tree(tmp)
+    out = tmp / "gradebook.csv"
+    start = time.monotonic()
+    with _Peak() as peak:
+        code = cli(
+            ["grade", str(template.with_suffix(".json")), str(subs), "-o", str(out)]
+            + ["--time-limit", str(HOSTILE_LIMIT), "--max-disk-mb", "64"]
+            + ["--max-processes", str(MAX_PROCESSES)]
+        )
+    seconds = time.monotonic() - start
+    assert code == 0
+    with out.open() as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return {
+        "rows": rows,
+        "subs": subs,
+        "tmp": tmp,
+        "before": before,
+        "outside_before": outside_before,
+        "peak": peak,
+        "seconds": seconds,
+    }
+
+
+@pytest.mark.slow
+def test_hostile_class_every_row_and_reason(hostile):
+    rows = hostile["rows"]
+    assert len(rows) == 11 and "zz_after" in rows, sorted(rows)
+    for row in rows.values():
+        assert row["sandbox"].startswith("bubblewrap"), row
+        for i in HOSTILE_IDS:
+            if float(row[i]) < all_exercises()[i].points:
+                assert row[f"{i} reason"], (row["student"], i, row)
+    print(f"graded {len(rows)} notebooks in {hostile['seconds']:.0f} s")
+
+
+@pytest.mark.slow
+def test_hostile_class_honest_scores_unchanged(hostile):
+    rows = hostile["rows"]
+    scores = {s: [float(r[i]) for i in HOSTILE_IDS] for s, r in rows.items()}
+    assert scores["alice"] == [1, 2, 1] and rows["alice"]["notebook"] == "ran"
+    assert scores["zz_after"] == [1, 2, 1] and rows["zz_after"]["notebook"] == "ran"
+    assert scores["bob"] == [0, 0, 0]
+
+
+@pytest.mark.slow
+def test_hostile_attacks_fail_and_are_explained(hostile):
+    rows = hostile["rows"]
+    scores = {s: [float(r[i]) for i in HOSTILE_IDS] for s, r in rows.items()}
+    # it found no grader to kill (its own PID namespace), and went on
+    assert scores["grader_killer"] == [1, 0, 0], rows["grader_killer"]
+    # it killed everything it could see: its own runner
+    assert scores["kill_all"][0] == 0
+    assert "killed" in rows["kill_all"]["notebook"], rows["kill_all"]
+    assert "could not run" in rows["exiter"]["notebook"] or "Dead" in str(
+        rows["exiter"]
+    ), rows["exiter"]
+    assert rows["fork_bomb"]["notebook"] != "ran", rows["fork_bomb"]
+    peak = hostile["peak"]
+    assert peak.peak < peak.base + MAX_PROCESSES + 40, (peak.base, peak.peak)
+    assert scores["disk_filler"][0] == 1, rows["disk_filler"]  # graded all the same
+    assert scores["snoop"] == [1, 0, 0], rows["snoop"]  # saw nothing, wrote nothing
+    assert scores["flood"] == [1, 0, 1], rows["flood"]  # answers kept, outputs dropped
+    assert scores["forger"] == [1, 0, 0], rows["forger"]  # the checker is not its own
+    assert "expected" in rows["forger"]["how_to_use.ex3 reason"]
+
+
+@pytest.mark.slow
+def test_hostile_class_wrote_nothing_outside(hostile):
+    assert _tree(hostile["subs"]) == hostile["before"]  # no submission changed
+    now = _tree(hostile["tmp"])
+    new = set(now) - set(hostile["outside_before"])
+    assert new == {str(hostile["tmp"] / "gradebook.csv")}, new
+    assert not Path("/tmp/compgen-PWNED").exists()
