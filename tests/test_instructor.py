@@ -396,3 +396,80 @@ def test_hostile_class_wrote_nothing_outside(hostile):
     new = set(now) - set(hostile["outside_before"])
     assert new == {str(hostile["tmp"] / "gradebook.csv")}, new
     assert not Path("/tmp/compgen-PWNED").exists()
+
+
+def test_sandbox_isolates_a_command(tmp_path):
+    """Fast: its own PID namespace, no network, no host files, limits hold."""
+    import sys
+
+    from compgen.exercises import sandbox
+
+    _sandbox_or_skip()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the other students' work")
+    runner = sandbox.find(hide=[tmp_path])
+    code = f"""import os, socket
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+print("pids", len(pids))
+for path in [{str(secret)!r}, {str(tmp_path)!r}]:
+    print("visible" if os.path.exists(path) else "hidden", path)
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    print("network")
+except OSError:
+    print("no network")
+try:
+    open("/usr/compgen-test", "w")
+    print("wrote /usr")
+except OSError:
+    print("system read-only")
+with open(os.environ["OUT"] + "/done", "w") as f:
+    f.write(str(os.getuid()))
+"""
+    result = runner.run(
+        [sys.executable, "-c", code],
+        collect="done",
+        timeout=30,
+        env={"OUT": sandbox.OUT},
+    )
+    out = result.stdout.decode()
+    assert result.returncode == 0, result
+    assert int(out.split("pids ")[1].split()[0]) <= 4, out  # bwrap, launcher, it
+    assert "visible" not in out and "no network" in out, out
+    assert "system read-only" in out, out
+    assert result.output and result.output != b"0"  # never root inside
+
+
+def test_sandbox_values_cross_safely():
+    import numpy as np
+
+    from compgen.exercises.sandbox import Opaque, decode, encode
+
+    value = (1, 2.5, "x", [np.arange(3)], {"k": np.float32(1.5)}, None, 10**50)
+    back = decode(encode(value))
+    assert back[:3] == (1, 2.5, "x") and back[5] is None and back[6] == 10**50
+    assert np.array_equal(back[3][0], np.arange(3)) and back[4]["k"] == 1.5
+    assert isinstance(decode(encode(object())), Opaque)
+    for bad in [{"__nd__": ["O", [1], [1]]}, {"__nd__": ["<f8", [5], [1.0]]}, {}]:
+        with pytest.raises((ValueError, KeyError, TypeError)):
+            decode(bad)
+
+
+def test_without_a_sandbox_the_grader_says_so(tmp_path):
+    from compgen.exercises.instructor import grade
+
+    template = assign(["how_to_use.ex1"], tmp_path / "hw.ipynb")
+    sub = fill(template, {0: 'answer_ex1 = "b"'}, tmp_path / "alice.ipynb")
+    said = []
+    rows = grade(
+        template.with_suffix(".json"),
+        [sub],
+        tmp_path / "gradebook.csv",
+        time_limit=LIMIT,
+        use_sandbox=False,
+        announce=said.append,
+    )
+    assert "WARNING" in said[0] and "no sandbox" in said[0]
+    assert rows[0].sandbox.startswith("no sandbox") and rows[0].scores[IDS[0]] == 1
+    text = (tmp_path / "gradebook.csv").read_text()
+    assert "no sandbox (turned off with --no-sandbox)" in text

@@ -163,6 +163,7 @@ class Row:
     notebook: str = "ran"
     sandbox: str = ""
     seconds: float = 0.0  # how long grading it took
+    cpu_s: float = 0.0  # CPU seconds its notebook used (papermill and kernel)
 
 
 MAX_NOTEBOOK = 32 * 2**20  # bytes: a larger submission is not run
@@ -251,7 +252,7 @@ def _grade_one(
         for ex in exercises:
             row.scores[ex.id], row.reasons[ex.id] = 0.0, "no notebook to grade"
         return row
-    status, executed = _execute(path, limit, runner, limits)
+    status, executed, row.cpu_s = _execute(path, limit, runner, limits)
     records = _records(executed)
     row.notebook = "; ".join([status, *notes])
     for ex in exercises:
@@ -298,7 +299,7 @@ papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3",
 
 def _execute(
     path: Path, limit: float, runner: sandbox.Runner, limits: Limits
-) -> tuple[str, dict]:
+) -> tuple[str, dict, float]:
     """Run papermill in the sandbox; at the time limit everything in it is killed."""
     result = runner.run(
         [sys.executable, "-c", _PAPERMILL, "submission.ipynb", "{out}/executed.ipynb"],
@@ -308,6 +309,11 @@ def _execute(
         timeout=limit,
         limits=limits,
     )
+    status, executed = _status(result, limit, limits)
+    return status, executed, result.cpu_s
+
+
+def _status(result: sandbox.Result, limit: float, limits: Limits) -> tuple[str, dict]:
     executed = _load(result.output)
     note = f"; {result.note}" if result.note else ""
     if result.timed_out:
@@ -570,7 +576,7 @@ def regrade(
 def write_gradebook(rows: list[Row], exercises: list[Exercise], output) -> Path:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    header = ["student", "total", "max", "notebook", "sandbox", "seconds"]
+    header = ["student", "total", "max", "notebook", "sandbox", "seconds", "cpu_s"]
     for ex in exercises:
         header += [ex.id, f"{ex.id} reason"]
     tmp = output.with_name(output.name + ".tmp")
@@ -585,6 +591,7 @@ def write_gradebook(rows: list[Row], exercises: list[Exercise], output) -> Path:
                 r.notebook,
                 r.sandbox,
                 f"{r.seconds:.1f}",
+                f"{r.cpu_s:.1f}",
             ]
             for ex in exercises:
                 line += [f"{r.scores.get(ex.id, 0):g}", r.reasons.get(ex.id, "")]

@@ -81,6 +81,7 @@ class Result:
     stdout: bytes = b""  # the first MAX_MESSAGE bytes
     stderr: str = ""  # the last few kB
     note: str = ""  # what the launcher reported (an output cut short, ...)
+    cpu_s: float = 0.0  # CPU seconds of the command and the children it waited for
 
 
 # Runs first inside the sandbox (or the temporary folder): drop to the sandbox
@@ -162,7 +163,9 @@ if cfg["collect"]:
     if len(data) > cfg["cap"] or (not data and not note):
         data = b""
         note = note or f"{cfg['collect']} is larger than {cfg['cap']} bytes"
-report({"returncode": code, "timed_out": timed_out, "note": note}, data)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = use.ru_utime + use.ru_stime
+report({"returncode": code, "timed_out": timed_out, "note": note, "cpu_s": cpu}, data)
 """
 
 
@@ -473,6 +476,7 @@ class Session:
             timed_out = True
         code = report.get("returncode") if isinstance(report, dict) else None
         note = str(report.get("note") or "") if isinstance(report, dict) else ""
+        cpu = report.get("cpu_s") if isinstance(report, dict) else None
         return Result(
             returncode=code if isinstance(code, int) else None,
             timed_out=timed_out,
@@ -480,6 +484,7 @@ class Session:
             stdout=self._stdout.value(),
             stderr=self._stderr.value().decode(errors="replace"),
             note=note,
+            cpu_s=float(cpu) if isinstance(cpu, (int, float)) else 0.0,
         )
 
     def kill(self) -> None:
