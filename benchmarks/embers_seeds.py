@@ -25,6 +25,10 @@ def margins(v: dict) -> dict[str, float]:
     """Distance of each claimed quantity from its bar (positive: claim holds)."""
     return {
         "task gap - 0.3": v["task_gap"] - 0.3,
+        "run task gap - 0.3": v["run_task_gap"] - 0.3,
+        "run common - rare": v["run_gap_common_rare"],
+        "run common - non": v["run_gap_common_non"],
+        "run rare - non": v["run_gap_rare_non"],
         "rot-12 common - rare - 0.1": v["output_gap_rare"] - 0.1,
         "rot-12 common - non-words - 0.5": v["output_gap_rare_non"] - 0.5,
     }

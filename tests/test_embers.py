@@ -184,3 +184,24 @@ def test_training_overfits_and_is_deterministic():
     assert set(acc) == {(k, s) for k in (13, 12) for s in embers.PLAINTEXT_SETS}
     held_out = {t for s in a["tests"].values() for t in s}
     assert len(held_out) == 12
+
+
+def test_run_glues_every_claimed_value_and_builds_the_explorers():
+    tiny = embers.Setup(steps=20, eval_every=10, n_train=64, n_test=4, batch_size=8)
+    result = embers.run(tiny, seed=1)
+    values = embers.summary_values(result)
+    used = {n for c in embers.CLAIMS for n in c.uses}
+    used |= {k for h in embers.HEADLINES for k in h.keys()}
+    assert used <= values.keys()
+    assert all(math.isfinite(v) for v in values.values() if isinstance(v, float))
+    assert sorted(result["by_shift"]) == list(range(1, 26))
+    widget = embers.budget_explorer(result)
+    assert "compgen-explorer" in widget._dom_classes
+    assert len(widget.children[1].children) == 3  # steps 0, 10, 20
+    r = embers.decode_sentence(result, "Ab  cd ef", 12)
+    assert r["truth"] == "ab cd ef" and r["cipher"] == embers.shift("ab cd ef", 12)
+    assert r["logprob_truth"] == LANG.logprob("ab cd ef")
+    with pytest.raises(ValueError, match="letters a-z"):
+        embers.decode_sentence(result, "ab 12", 3)
+    curve = embers.logprob_curve(result, 13, n_bins=3)
+    assert len(curve["acc"]) == 3 and np.all(np.diff(curve["logprob"]) > 0)

@@ -63,8 +63,8 @@ def plain_row(sentence: str) -> tuple[str, str]:
 class Mixture:
     plain: float = 0.5  # share of rows that are plain text
     # weight of each shift among the decoding rows; shifts not named share `rest`
-    shifts: tuple[tuple[int, float], ...] = ((13, 0.45), (3, 0.2), (1, 0.2), (12, 0.08))
-    rest: float = 0.07
+    shifts: tuple[tuple[int, float], ...] = ((13, 0.45), (3, 0.2), (1, 0.2), (12, 0.04))
+    rest: float = 0.11
 
     def __post_init__(self):
         if not 0 <= self.plain <= 1:

@@ -9,6 +9,7 @@ from ..core.explorer import figure_png, frame_explorer
 from ..core.plotting import COLORS
 from .cipher import decode_row, shift
 from .experiment import gaps, logprob_curve
+from .language import LETTERS
 from .training import exact_match, greedy
 
 SET_COLORS = {
@@ -111,7 +112,7 @@ def plot_shifts(result: dict):
         title="Decoding every shift, after training",
     )
     ax2 = ax.twinx()
-    ax2.plot(ks, p, "o", color=COLORS["orange"], ms=4)
+    ax2.plot(ks, p[1:], "o", color=COLORS["orange"], ms=4)
     ax2.set_ylabel("share of training rows", color=COLORS["orange"])
     ax2.grid(False)
     return fig
@@ -163,7 +164,9 @@ def decode_sentence(result: dict, sentence: str, k: int) -> dict:
     """The model's decoding of rot-k(sentence), the truth, and both
     log-probabilities under the language."""
     setup, lang = result["setup"], result["setup"].language
-    sentence = " ".join(sentence.lower().split())
+    sentence = " ".join(str(sentence).lower().split())
+    if not sentence or set(sentence) - set(LETTERS + " "):
+        raise ValueError(f"a sentence is letters a-z and spaces, got {sentence!r}")
     cipher = shift(sentence, k)
     row = decode_row(sentence, k, width=setup.width)  # validates the input
     written = greedy(result["model"], [row[0]])[0]

@@ -40,7 +40,7 @@ class Setup:
         vocab_size=VOCAB_SIZE, block_size=80, n_layer=2, n_head=4, n_embd=64,
         positions="rope",
     )  # fmt: skip
-    steps: int = 1500
+    steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-3
     warmup_steps: int = 100
