@@ -16,7 +16,7 @@ import os
 import time
 
 from .reference import save_reference
-from .training import STEPS, RunConfig, accuracy, train_baseline, train_meta
+from .training import DECAY, STEPS, RunConfig, accuracy, train_baseline, train_meta
 
 os.environ.setdefault("COMPGEN_PROGRESS", "0")
 
@@ -40,7 +40,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     from .grammar import split
 
-    cfg = RunConfig(steps=args.steps or STEPS[args.kind])
+    cfg = RunConfig(steps=args.steps or STEPS[args.kind], decay=DECAY[args.kind])
     start = time.process_time()
     if args.kind == "baseline":
         model, history = train_baseline(args.split, cfg, seed=args.seed)

@@ -8,7 +8,7 @@ import html
 import matplotlib.pyplot as plt
 
 from ..core.explorer import frame_explorer
-from ..core.plotting import COLORS
+from ..core.plotting import ROLE_COLORS
 from .grammar import interpret
 from .training import predict
 
@@ -35,6 +35,7 @@ def plot_accuracy(result: dict, stats: dict | None = None):
     for j, (kind, label) in enumerate(
         (("baseline", "seq2seq baseline"), ("meta", "metalearner"))
     ):
+        color = ROLE_COLORS["baseline" if kind == "baseline" else "ours"]
         xs, ys, lo, hi = [], [], [], []
         for i, s in enumerate(splits):
             if (kind, s) not in result["acc"]:
@@ -50,7 +51,7 @@ def plot_accuracy(result: dict, stats: dict | None = None):
             ys,
             width=0.36,
             label=label,
-            color=COLORS[j],
+            color=color,
             yerr=[lo, hi] if stats else None,
             capsize=3,
         )
@@ -60,7 +61,7 @@ def plot_accuracy(result: dict, stats: dict | None = None):
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("exact match (test set)")
     ax.set_title("SCAN: who composes jump")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper center", fontsize=8)
     return fig
 
 
@@ -69,7 +70,7 @@ def plot_live(result: dict):
     hist = result["live"]["history"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
     steps = [r["step"] for r in hist if "loss" in r]
-    a.plot(steps, [r["loss"] for r in hist if "loss" in r], color=COLORS[1])
+    a.plot(steps, [r["loss"] for r in hist if "loss" in r], color=ROLE_COLORS["ours"])
     a.set(
         xlabel="training step",
         ylabel="loss (cross-entropy)",
@@ -77,7 +78,9 @@ def plot_live(result: dict):
         title="metalearner, trained live",
     )
     curve = result["live"]["curve"]
-    b.plot([s for s, _ in curve], [v for _, v in curve], "o-", color=COLORS[1])
+    b.plot(
+        [s for s, _ in curve], [v for _, v in curve], "o-", color=ROLE_COLORS["ours"]
+    )
     b.set(
         xlabel="training step",
         ylabel="exact match",
@@ -91,7 +94,7 @@ def plot_live(result: dict):
 def strip(ax, y: float, actions: str, truth: str, label: str):
     """One row of actions as letters in boxes; wrong positions in red."""
     got, want = actions.split(), truth.split()
-    ax.text(-0.6, y, label, ha="right", va="center", fontsize=9)
+    ax.text(-0.3, y, label, ha="right", va="center", fontsize=9)
     for i in range(max(len(got), len(want))):
         g = got[i] if i < len(got) else ""
         ok = i < len(want) and g == want[i]
@@ -110,14 +113,10 @@ def plot_answers(row: dict, models=(("baseline", "baseline"), ("meta", "metalear
     for k, (key, label) in enumerate(models):
         ok = "\u2713" if row[key] == row["truth"] else "\u2717"
         strip(ax, 1 - k, row[key], row["truth"], f"{label} {ok}")
-    ax.set_xlim(-0.2, max(n, 4) + 0.2)
+    ax.set_xlim(-5, max(n, 8) + 0.2)
     ax.set_ylim(-0.6, 2.6)
     ax.axis("off")
-    ax.set_title(
-        f"\u201c{row['command']}\u201d   (W walk, L look, R run, J jump,"
-        " \u21b6 turn left, \u21b7 turn right; red: wrong)",
-        fontsize=9,
-    )
+    ax.set_title(f"\u201c{row['command']}\u201d", fontsize=10)
     return fig
 
 

@@ -53,6 +53,8 @@ def save_reference(
         "seed": seed,
         "steps": cfg.steps,
         "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "lr_decay": cfg.decay,
         "test_accuracy": accuracy,
         "train_cpu_seconds": round(cpu_seconds, 1),
         "n_weights": sum(p.numel() for p in model.parameters()),
