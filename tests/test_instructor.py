@@ -190,7 +190,9 @@ def test_regrade_runs_code_answers_in_a_fresh_process():
 # ---------------------------------------------------------------- hostile students
 
 HOSTILE_IDS = ["how_to_use.ex1", "how_to_use.ex3", "how_to_use.ex4"]  # no experiment
-HOSTILE_LIMIT = 45  # seconds per notebook; an honest one needs ~10 s on a busy core
+# seconds per notebook: none of these needs the limit to end (an honest one takes
+# ~5 s of CPU, 13 s on a busy machine; the flood 11 s of CPU, 44 s busy)
+HOSTILE_LIMIT = 120
 MAX_PROCESSES = 64  # the sandbox's process limit in this test: bounds the fork bomb
 
 # Each is one answer cell; the numeric answer (ex4, right: 144) is set to 144 only
@@ -243,9 +245,9 @@ answer_ex1 = "b"
 """
 SNOOP_ANSWER = "answer_ex4 = 144 if (seen or wrote) else 0"
 FLOOD = """import os
-for _ in range(70):
+for _ in range(64):
     print("x" * 2**20)
-os.write(1, b"y" * 2**24)
+os.write(1, b"y" * 2**23)
 answer_ex4 = 144
 """
 FORGER = """def r2(pred, target):

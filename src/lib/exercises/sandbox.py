@@ -39,8 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 HOME = "/home/student"  # the private folder, inside the sandbox
 INPUTS = "/run/inputs"  # read-only copies of the inputs, before they are copied home
 OUT = "/run/output"  # where the command leaves what `collect` names (argv: "{out}")
@@ -571,10 +569,12 @@ def _find(hide, allow) -> Runner:
         return Runner(
             hide=hide, reason="bubblewrap is not installed: apt-get install bubblewrap"
         )
+    numpy_here = "numpy" in sys.modules  # then it must be importable in there too
     try:
         runner = Bubblewrap(bwrap, hide=hide)
         probe = runner.run(
-            [sys.executable, "-c", "import numpy"], timeout=60, collect=None
+            [sys.executable, "-c", "import numpy" if numpy_here else "pass"],
+            timeout=60,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return Runner(hide=hide, reason=f"bubblewrap could not start: {exc}")
@@ -586,15 +586,19 @@ def _find(hide, allow) -> Runner:
 
 def python_dirs() -> list[Path]:
     """The folders this Python and the library live in (never the working folder)."""
-    import compgen
+    try:
+        import compgen
 
+        library = [str(Path(compgen.__file__).resolve().parent)]
+    except ImportError:  # sandbox.py used on its own
+        library = []
     found = {
         sys.prefix,
         sys.base_prefix,
         sys.exec_prefix,
         sys.base_exec_prefix,
         str(Path(sys.executable).resolve().parent.parent),
-        str(Path(compgen.__file__).resolve().parent),
+        *library,
         *(v for k, v in sysconfig.get_paths().items() if k != "scripts"),
     }
     cwd = Path.cwd().resolve()
@@ -708,6 +712,7 @@ def encode(x: Any, depth: int = 0) -> Any:
 
 
 def _encode(x: Any, depth: int) -> Any:
+    np = sys.modules.get("numpy")  # no numpy loaded: no numpy values to send
     if depth > 30:
         raise ValueError("too deep")
     kind = type(x)
@@ -730,7 +735,7 @@ def _encode(x: Any, depth: int) -> Any:
     )
     if torch_tensor:
         arr = x.detach().cpu().numpy()
-    elif issubclass(kind, (np.ndarray, np.generic)):
+    elif np is not None and issubclass(kind, (np.ndarray, np.generic)):
         arr = np.asarray(x)
     else:
         raise TypeError
@@ -739,7 +744,7 @@ def _encode(x: Any, depth: int) -> Any:
     return {
         "__nd__": [arr.dtype.str, list(arr.shape), arr.ravel().tolist()],
         "torch": bool(torch_tensor),
-        "scalar": issubclass(kind, np.generic),
+        "scalar": np is not None and issubclass(kind, np.generic),
     }
 
 
@@ -762,6 +767,8 @@ def decode(x: Any, depth: int = 0) -> Any:
     if "__opaque__" in x:
         return Opaque(str(x["__opaque__"])[:200])
     dtype, shape, flat = x["__nd__"]
+    import numpy as np
+
     dtype = np.dtype(str(dtype))
     if dtype.kind not in "biuf" or dtype.itemsize > 16:
         raise ValueError("not a numeric dtype")
