@@ -89,10 +89,13 @@ def fit_eps(k: np.ndarray, correct: np.ndarray) -> float:
     k, c = np.asarray(k, float), np.asarray(correct, float)
     if k.shape != c.shape or k.size == 0:
         raise ValueError("k and correct must be non-empty and of the same shape")
+    ks, inverse = np.unique(k, return_inverse=True)
+    right = np.bincount(inverse, weights=c)  # right answers per distinct k
+    wrong = np.bincount(inverse) - right
     grid = np.geomspace(1e-5, 0.5, 4000)
-    p = (1 - grid[:, None]) ** k[None, :]  # (grid, n)
-    ll = (c * np.log(p) + (1 - c) * np.log1p(-np.minimum(p, 1 - 1e-12))).sum(1)
-    return float(grid[np.argmax(ll)])
+    p = (1 - grid[:, None]) ** ks[None, :]  # (grid, distinct k)
+    ll = right * np.log(p) + wrong * np.log1p(-np.minimum(p, 1 - 1e-12))
+    return float(grid[np.argmax(ll.sum(1))])
 
 
 def curve_r2(k: np.ndarray, acc: np.ndarray, eps: float) -> float:
