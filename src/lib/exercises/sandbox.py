@@ -108,8 +108,15 @@ if uid is not None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+unset = []
 for name, value in cfg["rlimits"].items():
-    resource.setrlimit(getattr(resource, name), (value, value))
+    try:  # macOS, say, refuses some (RLIMIT_AS): run without that one, and say so
+        hard = resource.getrlimit(getattr(resource, name))[1]
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(getattr(resource, name), (value, value))
+    except (AttributeError, ValueError, OSError):
+        unset.append(name)
 try:
     child = subprocess.Popen(
         cfg["argv"], cwd=home, pass_fds=(fd,) * cfg["pass_fd"], start_new_session=True
@@ -163,6 +170,8 @@ if cfg["collect"]:
         note = note or f"{cfg['collect']} is larger than {cfg['cap']} bytes"
 use = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = use.ru_utime + use.ru_stime
+if unset:
+    note = "; ".join([note] * bool(note) + ["limits not set: " + ", ".join(unset)])
 report({"returncode": code, "timed_out": timed_out, "note": note, "cpu_s": cpu}, data)
 """
 
