@@ -72,3 +72,26 @@ def pytest_terminal_summary(terminalreporter):
         f"chapters ({timings.get('jobs')} at a time; wall / sum = "
         f"{timings.get('ratio_wall_to_sum')})"
     )
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(request, tmp_path_factory) -> dict[Path, dict]:
+    """The chapters of this session's smoke tests, each executed once at smoke
+    parameters, side by side like the book build (one per core, one torch
+    thread each): {notebook: execute_chapters record, plus "output"}."""
+    from compgen.book import chapter_notebooks, execute_chapters
+
+    wanted = {
+        item.callspec.params["notebook"]
+        for item in request.session.items
+        if "notebook" in getattr(getattr(item, "callspec", None), "params", {})
+        and "smoke_runs" in getattr(item, "fixturenames", ())
+    }
+    notebooks = [p for p in chapter_notebooks(ROOT) if p in wanted]
+    folder = tmp_path_factory.mktemp("smoke")
+    outputs = {p: folder / p.name for p in notebooks}
+    runs = execute_chapters(
+        notebooks, parameters={"SMOKE": True}, outputs=outputs, timeout=300
+    )
+    pairs = zip(notebooks, runs, strict=True)
+    return {p: {**r, "output": outputs[p]} for p, r in pairs}
