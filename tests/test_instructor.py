@@ -331,7 +331,7 @@ def hostile(tmp_path_factory):
         code = cli(
             ["grade", str(template.with_suffix(".json")), str(subs), "-o", str(out)]
             + ["--time-limit", str(HOSTILE_LIMIT), "--max-disk-mb", "64"]
-            + ["--max-processes", str(MAX_PROCESSES)]
+            + ["--max-processes", str(MAX_PROCESSES), "--jobs", "2"]
         )
     seconds = time.monotonic() - start
     assert code == 0

@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"its private writable folder ({d.disk_mb})",
     )
     g.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="notebooks graded at once, each in its own sandbox (default 1)",
+    )
+    g.add_argument(
         "--no-sandbox",
         action="store_true",
         help="run notebooks with your own rights even where a sandbox is available",
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 time_limit=args.time_limit,
                 limits=limits,
                 use_sandbox=not args.no_sandbox,
+                jobs=args.jobs,
                 announce=lambda text: print(text, file=sys.stderr, flush=True),
             )
             print(f"graded {len(rows)} notebooks into {args.output}")

@@ -178,6 +178,7 @@ def grade(
     limits: Limits | None = None,
     use_sandbox: bool = True,
     announce: Callable[[str], Any] | None = None,
+    jobs: int = 1,
 ) -> list[Row]:
     """Grade every submission into a gradebook CSV; return the rows.
 
@@ -186,8 +187,8 @@ def grade(
     its output, runs past `time_limit` seconds, was tampered with or is not a
     notebook at all gets its row and a reason. Each runs in a sandbox where the
     machine allows one (`announce` is told which, or that there is none); the
-    `sandbox` column says so for every row. The CSV is rewritten after every
-    student.
+    `sandbox` column says so for every row. `jobs` notebooks are graded at once,
+    each in its own sandbox. The CSV is rewritten after every student.
     """
     spec = json.loads(Path(manifest).read_text())
     exercises = [get(e["id"]) for e in spec["exercises"]]
@@ -207,8 +208,8 @@ def grade(
                 "rights: it can read and change your files and stop the grader. "
                 "Grade only notebooks you trust, or grade on Linux with bubblewrap."
             )
-    rows: list[Row] = []
-    for path in paths:
+
+    def one(path: Path) -> Row:
         start = time.monotonic()
         try:
             row = _grade_one(path, spec, exercises, time_limit, runner, limits)
@@ -218,9 +219,23 @@ def grade(
                 row.scores[ex.id], row.reasons[ex.id] = 0.0, "not graded (grader error)"
         row.sandbox = runner.description
         row.seconds = time.monotonic() - start
-        rows.append(row)
-        write_gradebook(rows, exercises, output)
-    return rows
+        return row
+
+    done: dict[Path, Row] = {}
+    if jobs <= 1:
+        for path in paths:
+            done[path] = one(path)
+            write_gradebook(list(done.values()), exercises, output)
+    else:  # each in its own sandbox; the gradebook keeps the submissions' order
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(one, path): path for path in paths}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                rows = [done[p] for p in paths if p in done]
+                write_gradebook(rows, exercises, output)
+    return [done[p] for p in paths]
 
 
 def _expand(submissions: list) -> list[Path]:

@@ -118,9 +118,8 @@ for name, value in cfg["rlimits"].items():
     except (AttributeError, ValueError, OSError):
         unset.append(name)
 try:
-    child = subprocess.Popen(
-        cfg["argv"], cwd=home, pass_fds=(fd,) * cfg["pass_fd"], start_new_session=True
-    )
+    # in the launcher's process group: the grader ends the whole group at the end
+    child = subprocess.Popen(cfg["argv"], cwd=home, pass_fds=(fd,) * cfg["pass_fd"])
 except OSError as exc:
     report({"returncode": None, "note": f"could not start: {exc}"})
     sys.exit(1)
@@ -129,7 +128,7 @@ try:
 except subprocess.TimeoutExpired:
     code, timed_out = None, True
 try:
-    os.killpg(child.pid, signal.SIGKILL)
+    child.kill()
 except OSError:
     pass
 if os.readlink("/proc/self/ns/pid") != cfg["host_pidns"]:
@@ -287,7 +286,7 @@ class Runner:
             raise
         finally:
             os.close(write_end)
-        return Session(proc, read_end, tmp)
+        return Session(proc, read_end, tmp, uid=cfg.get("uid"))
 
     # ------------------------------------------------------------ the two kinds
     def _command(self, tmp: Path, staged: dict, limits: Limits, env: dict):
@@ -399,9 +398,12 @@ class Bubblewrap(Runner):
 class Session:
     """A running command: feed its stdin, exchange messages, collect its result."""
 
-    def __init__(self, proc: subprocess.Popen, fd: int, tmp: Path):
-        self.proc, self.fd, self.tmp = proc, fd, tmp
+    def __init__(self, proc: subprocess.Popen, fd: int, tmp: Path, uid=None):
+        self.proc, self.fd, self.tmp, self.uid = proc, fd, tmp, uid
         self._buffer = b""
+        # held while reading: a call abandoned in a thread must end (at EOF) before
+        # the pipe is closed, or it could read from a reused descriptor
+        self._reading = threading.Lock()
         self._stdout = _Drain(proc.stdout, keep="head")
         self._stderr = _Drain(proc.stderr, keep="tail")
 
@@ -439,6 +441,12 @@ class Session:
         return message
 
     def _read(self, n: int, timeout: float | None) -> bytes:
+        with self._reading:
+            return self._read_locked(n, timeout)
+
+    def _read_locked(self, n: int, timeout: float | None) -> bytes:
+        if self.fd < 0:
+            raise EOFError("the session has ended")
         end = None if timeout is None else time.monotonic() + timeout
         while len(self._buffer) < n:
             wait = None if end is None else max(0.0, end - time.monotonic())
@@ -511,10 +519,14 @@ class Session:
                 stream.close()
             except OSError:
                 pass
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        with self._reading:  # its processes are gone: a reader sees EOF and lets go
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.uid is not None:
+            with _HELD_LOCK:
+                _HELD.discard(self.uid)
 
 
 class _Drain:
@@ -672,18 +684,33 @@ def tasks_of(uid: int) -> int:
     return count
 
 
+_HELD: set[int] = set()  # spare uids of sandboxes running now (grading in parallel)
+_HELD_LOCK = threading.Lock()
+
+
 def _spare_uid() -> int:
     """A user id that no account has and no process uses (for running as root)."""
     import pwd
 
-    for uid in range(61_000, 65_000):
+    used = set()
+    for entry in os.listdir("/proc"):
         try:
-            pwd.getpwuid(uid)
+            text = Path(f"/proc/{entry}/status").read_text() if entry.isdigit() else ""
+        except OSError:
             continue
-        except KeyError:
-            pass
-        if tasks_of(uid) == 0:
-            return uid
+        for line in text.splitlines():
+            if line.startswith("Uid:"):
+                used.add(int(line.split()[1]))
+    with _HELD_LOCK:
+        for uid in range(61_000, 65_000):
+            if uid in used or uid in _HELD:
+                continue
+            try:
+                pwd.getpwuid(uid)
+                continue
+            except KeyError:
+                _HELD.add(uid)
+                return uid
     raise OSError("no spare user id between 61000 and 65000")
 
 
