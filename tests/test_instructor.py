@@ -457,6 +457,7 @@ def test_sandbox_values_cross_safely():
             decode(bad)
 
 
+@pytest.mark.slow
 def test_without_a_sandbox_the_grader_says_so(tmp_path):
     from compgen.exercises.instructor import grade
 
