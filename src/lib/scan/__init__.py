@@ -8,6 +8,7 @@ figures and explorers.
 """
 
 from . import model  # noqa: F401
+from .episodes import EpisodeSampler  # noqa: F401
 from .experiment import *  # noqa: F403
 from .experiment import CLAIMS, EXERCISES, HEADLINES
 from .figures import *  # noqa: F403

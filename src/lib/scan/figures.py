@@ -44,8 +44,8 @@ def plot_accuracy(result: dict, stats: dict | None = None):
             xs.append(x)
             ys.append(y)
             st = (stats or {}).get((kind, s))
-            lo.append(y - st["min"] if st else 0)
-            hi.append(st["max"] - y if st else 0)
+            lo.append(max(0.0, y - st["min"]) if st else 0)
+            hi.append(max(0.0, st["max"] - y) if st else 0)
         ax.bar(
             xs,
             ys,
