@@ -259,14 +259,15 @@ _LOGPROB_CASES = [
     ("bo bo", {"bo": 1.0}, {2: 1.0}),
 ]
 
+_SHARES = dict(Setup().mixture.shifts)
 _CONTEXT = (
     "A tiny transformer was trained on a mixture of text: half plain sentences "
     "of a synthetic language (300 words, Zipfian frequencies, 3 to 5 words a "
     "sentence), half requests to decode a sentence written in a shift cipher "
-    "(rot-k moves each letter k places along the alphabet). rot-13 is in 45% of "
-    "the decoding rows and rot-12 in 8%; every shift is a permutation of the "
-    "letters, so both are equally hard to compute. Accuracy is exact match of "
-    "greedy decoding on held-out sentences."
+    "(rot-k moves each letter k places along the alphabet). rot-13 is in "
+    f"{_SHARES[13]:.0%} of the decoding rows and rot-12 in {_SHARES[12]:.0%}; "
+    "every shift is a permutation of the letters, so both are equally hard to "
+    "compute. Accuracy is exact match of greedy decoding on held-out sentences."
 )
 
 
