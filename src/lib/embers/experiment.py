@@ -233,7 +233,7 @@ HEADLINES = [
     ),
     Headline(
         "Share of wrong answers more probable than the truth (sentence / word)",
-        "wrong answers drift toward high-probability text (examples)",
+        "qualitative: wrong answers tend toward more probable text (no rate quoted)",
         "{sentence_more_probable:.2f} / {word_more_probable:.2f}",
         "mccoy2023embers",
     ),
