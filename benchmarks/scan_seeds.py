@@ -45,7 +45,7 @@ def main(argv: list[str]) -> None:
     g = {
         f"seeds_{k}_{s}_{m}": st[m]
         for (k, s), st in stats.items()
-        for m in ("mean", "min", "max")
+        for m in ("mean", "min", "max", "n")
     }
     for claim in X.CLAIMS:
         if all(u in g for u in claim.uses):
