@@ -29,7 +29,7 @@ def margins(v: dict) -> dict[str, float]:
         "run common - rare": v["run_gap_common_rare"],
         "run common - non": v["run_gap_common_non"],
         "run rare - non": v["run_gap_rare_non"],
-        "rot-13 common - non-words - 0.1": v["output_gap_frequent_non"] - 0.1,
+        "common - non-words, both shifts - 0.1": v["output_gap_non"] - 0.1,
         "rot-12 common - rare (not claimed)": v["output_gap_rare"],
         "rot-12 common - non-words (not claimed)": v["output_gap_rare_non"],
         "0.5 - wrong sentences more probable": 0.5 - v["sentence_more_probable"],

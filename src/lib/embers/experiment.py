@@ -112,6 +112,9 @@ def summary_values(result: dict) -> dict:
     out["output_gap_rare_non"] = (
         final["acc"][(lo, "common")] - final["acc"][(lo, "non-words")]
     )
+    out["output_gap_non"] = (
+        out["output_gap_frequent_non"] + out["output_gap_rare_non"]
+    ) / 2
     # over the run: each accuracy averaged over the checkpoints after step 0
     later = [result["evals"][s] for s in steps[1:]] or [final]
     for k in (hi, lo):
@@ -180,13 +183,13 @@ CLAIMS = [
     ),
     Claim(
         "probable_outputs_win",
-        "With the shift held fixed, probable answers are decoded more often: under "
-        "the frequent shift, sentences of common words are decoded exactly at "
-        "least 0.1 more often than sentences of non-words with the same word "
-        "lengths, and under both shifts accuracy does not rise from common words "
-        "to rare words to non-words.",
+        "With the shift held fixed, probable answers are decoded more often: "
+        "averaged over the two shifts, sentences of common words are decoded "
+        "exactly at least 0.1 more often than sentences of non-words with the "
+        "same word lengths, and under both shifts accuracy does not rise from "
+        "common words to rare words to non-words.",
         (
-            "output_gap_frequent_non",
+            "output_gap_non",
             "acc_13_common",
             "acc_13_rare",
             "acc_13_non",
@@ -195,7 +198,7 @@ CLAIMS = [
             "acc_12_non",
         ),
         lambda g: (
-            g["output_gap_frequent_non"] >= 0.1
+            g["output_gap_non"] >= 0.1
             and all(
                 g[f"acc_{k}_common"] >= g[f"acc_{k}_rare"] >= g[f"acc_{k}_non"]
                 for k in (13, 12)
