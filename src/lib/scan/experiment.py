@@ -61,11 +61,13 @@ def run(exp: Experiment = Experiment(), *, seed: int = 0) -> dict:
             got = predict(model, [c for c, _ in test], meta=kind == "meta")
             right = [g == a for g, (_, a) in zip(got, test, strict=True)]
             out["acc"][kind, name] = sum(right) / len(test)
-            out.setdefault("longest", {})[kind, name] = max(len(g.split()) for g in got)
+            out.setdefault("lengths", {})[kind, name] = [
+                (len(g.split()), len(a.split()))
+                for g, (_, a) in zip(got, test, strict=True)
+            ]
             out["models"][kind, name] = model
             out.setdefault("history", {})[kind, name] = saved["history"]
     test = _subset(split("addprim_jump")[1], exp.live_eval, seed=1)
-    curve = []
 
     def evaluate(model):  # a small slice of the test set, during training only
         return {"test_acc": accuracy(model, test[:200], meta=True)}
@@ -120,7 +122,10 @@ def summary_values(result: dict) -> dict:
     acc = result["acc"]
     out = {f"{k}_{s}": v for (k, s), v in acc.items()}
     out["live_acc"] = result["live"]["acc"]
-    out["length_longest_answer"] = result["longest"]["baseline", "length"]
+    lengths = result["lengths"]["baseline", "length"]  # (answer, truth) lengths
+    out["length_right_length"] = sum(a == t for a, t in lengths) / len(lengths)
+    out["length_at_most_22"] = sum(a <= 22 for a, _ in lengths) / len(lengths)
+    out["length_runaway"] = sum(a >= 49 for a, _ in lengths) / len(lengths)
     out["live_steps"] = result["exp"].live_steps
     out["live_n_eval"] = result["live"]["n_eval"]
     for kind in ("baseline", "meta"):
