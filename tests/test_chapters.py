@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compgen import read_glued
-from compgen.book import chapter_claims, chapter_notebooks, execute_notebook, repo_root
+from compgen.book import chapter_claims, chapter_notebooks, repo_root
 
 CHAPTERS = chapter_notebooks(repo_root(__file__))
 
@@ -15,11 +15,11 @@ def test_the_toc_lists_chapters():
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_at_smoke(notebook, tmp_path):
-    out = execute_notebook(
-        notebook, tmp_path / notebook.name, parameters={"SMOKE": True}, timeout=300
-    )
+def test_chapter_runs_at_smoke(notebook, smoke_runs):
+    """Run side by side with the others (conftest's smoke_runs, as the book build)."""
+    run = smoke_runs[notebook]
+    assert run["error"] is None, f"{notebook.name} failed at smoke:\n{run['error']}"
     # every value a claim reads is glued, even in the smoke run
     needed = {name for claim in chapter_claims(notebook) for name in claim.uses}
-    missing = needed - read_glued(out).keys()
+    missing = needed - read_glued(run["output"]).keys()
     assert not missing, f"{notebook.name} glued nothing called {sorted(missing)}"
