@@ -139,6 +139,10 @@ def summary_values(result: dict) -> dict:
         r = record.get(f"{k}/{s}/0", {})
         out[f"steps_{k}_{s}"] = r.get("steps", 0)
         out[f"cpu_{k}_{s}"] = r.get("train_cpu_seconds", 0.0)
+    ablation = record.get("meta_nolookup/addprim_jump/0")
+    if ablation:  # the metalearner without its memory lookup (record only)
+        out["meta_nolookup_addprim_jump"] = ablation["test_accuracy"]
+        out["steps_meta_nolookup"] = ablation["steps"]
     wrong = [a for a in result["jump_answers"] if a["baseline"] != a["truth"]]
     out["n_instructive"] = len(result["jump_answers"])
     out["baseline_wrong_instructive"] = len(wrong)
