@@ -274,6 +274,9 @@ EXPECTED_SECONDS = {
     "chapters/subnetworks": 143,
     "chapters/fer": 80,
     "chapters/how_to_use": 18,
+    "chapters/embers": 130,
+    "chapters/scan": 70,
+    "chapters/subgraph_matching": 60,
 }
 DEFAULT_SECONDS = 150
 
