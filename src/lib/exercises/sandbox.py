@@ -361,6 +361,16 @@ class Bubblewrap(Runner):
                 args += ["--symlink", os.readlink(path), str(path)]
             elif path.is_dir():
                 args += ["--ro-bind", str(path), str(path)]
+        args += ["--dev", "/dev", "--proc", "/proc"]
+        # the private places first, then the environment bound on top: a checkout
+        # under /tmp (as CI's may be) stays visible through the private /tmp
+        small = 64 * 2**20
+        places = [("/tmp", small), ("/dev/shm", small), (OUT, 8 * MAX_MESSAGE)]
+        for path, size in [*places, (HOME, None)]:
+            size = size or limits.disk_mb * 2**20
+            if self.sized:
+                args += ["--size", str(int(size))]
+            args += ["--tmpfs", path]
         bound = [p for p in python_dirs() if not str(p).startswith(("/usr/", "/etc/"))]
         parents = sorted({a for p in bound for a in p.parents if a != Path("/")})
         for parent in parents:  # bwrap copies the modes of the host's (/root: 0700)
@@ -370,14 +380,6 @@ class Bubblewrap(Runner):
         for path in self.hide:  # a folder of submissions inside a bound folder
             if any(_inside(path, d) and path != d for d in python_dirs()):
                 args += ["--tmpfs", str(path)]
-        args += ["--dev", "/dev", "--proc", "/proc"]
-        small = 64 * 2**20
-        places = [("/tmp", small), ("/dev/shm", small), (OUT, 8 * MAX_MESSAGE)]
-        for path, size in [*places, (HOME, None)]:
-            size = size or limits.disk_mb * 2**20
-            if self.sized:
-                args += ["--size", str(int(size))]
-            args += ["--tmpfs", path]
         for name, src in staged.items():
             args += ["--ro-bind", str(src), f"{INPUTS}/{name}"]
         args += ["--chdir", HOME, "--clearenv"]
