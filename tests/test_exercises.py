@@ -480,3 +480,16 @@ def test_config_flag_hides_solutions(monkeypatch, tmp_path):
     assert solutions_shown() is True
     monkeypatch.setenv("COMPGEN_SHOW_SOLUTIONS", "0")
     assert solutions_shown() is False
+
+
+def test_kernel_note_says_what_a_live_box_needs(monkeypatch):
+    from compgen.exercises.display import kernel_note
+
+    monkeypatch.setenv("COMPGEN_STATIC", "1")
+    note, static = kernel_note("scan", "a box takes a command", url="https://c.example/s")
+    assert static and "a box takes a command" in note.value
+    assert "c.example/s" in note.value
+    monkeypatch.setenv("COMPGEN_STATIC", "0")
+    note, static = kernel_note("scan", "a box", hint="Try jump.", url="")
+    assert not static and "needs a running chapter" in note.value
+    assert note.value.endswith("Try jump.</i>") and "<a" not in note.value

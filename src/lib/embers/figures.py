@@ -185,17 +185,19 @@ def live_decoder(result: dict, colab_url: str | None = None):
     """Type a sentence and a shift: the model's decoding. Needs a kernel."""
     import ipywidgets as w
 
-    from ..exercises.display import colab_url as chapter_url
-    from ..exercises.display import is_static
+    from ..exercises.display import kernel_note
 
-    url = chapter_url("embers") if colab_url is None else colab_url
-    where = f'<a href="{url}">open the chapter in Colab</a>' if url else ""
-    if is_static():
-        return w.HTML(
-            "<i>Here, in a running chapter, you type a sentence and a shift and "
-            "see the model's decoding, the truth and both log-probabilities. It "
-            "needs Python behind the page" + (f": {where}" if where else "") + ".</i>"
-        )
+    note, static = kernel_note(
+        "embers",
+        "you type a sentence and a shift and see the model's decoding, the truth "
+        "and both log-probabilities",
+        hint="Sentences have 3 to 5 words of up to 6 letters; try the language's "
+        "common words (<code>embers.Language().words[:50]</code>) against rare ones "
+        "and made-up words.",
+        url=colab_url,
+    )
+    if static:
+        return note
     lang = result["setup"].language
     text = w.Text(
         value=" ".join(lang.words[:4]),
@@ -220,10 +222,4 @@ def live_decoder(result: dict, colab_url: str | None = None):
             print("exact match" if r["correct"] else "wrong")
 
     button.on_click(on_click)
-    note = w.HTML(
-        "<i>Needs a running chapter" + (f": {where}" if where else "") + ". "
-        "Sentences have 3 to 5 words of up to 6 letters; try the language's "
-        "common words (<code>embers.Language().words[:50]</code>) against "
-        "rare ones and made-up words.</i>"
-    )
     return w.VBox([note, w.HBox([text, k, button]), out])

@@ -66,6 +66,27 @@ def solutions_shown() -> bool:
         return True
 
 
+def kernel_note(
+    chapter: str, what: str, *, hint: str = "", url: str | None = None
+) -> tuple[Any, bool]:
+    """(note, static) for a box that calls Python, such as "type a puzzle".
+
+    On the rendered book (no kernel) `static` is True and `note` is all to show:
+    what the box would do (`what`, "a box takes ...") and where to run it. In a
+    kernel, `note` goes above the live box. `url` defaults to the chapter's Colab.
+    """
+    import ipywidgets as w
+
+    url = colab_url(chapter) if url is None else url
+    where = f': <a href="{url}">open the chapter in Colab</a>' if url else ""
+    if is_static():
+        text = f"Here, in a running chapter, {what}. It needs Python behind the page"
+        return w.HTML(f"<i>{text}{where}.</i>"), True
+    extra = f" {hint}" if hint else ""
+    text = f"This box needs a running chapter (Python behind the page){where}."
+    return w.HTML(f"<i>{text}{extra}</i>"), False
+
+
 def colab_url(chapter: str) -> str | None:
     try:
         from ..book import repository

@@ -159,17 +159,12 @@ def live_box(models: dict, colab_url: str | None = None):
     """Type a command: the grammar's actions beside each model's. Needs a kernel."""
     import ipywidgets as w
 
-    from ..exercises.display import colab_url as chapter_url
-    from ..exercises.display import is_static
+    from ..exercises.display import kernel_note
 
-    url = chapter_url("scan") if colab_url is None else colab_url
-    where = f'<a href="{url}">open the chapter in Colab</a>' if url else ""
-    if is_static():
-        return w.HTML(
-            "<i>Here, in a running chapter, a box takes a command you "
-            "type and shows the grammar's actions beside each model's. It "
-            "needs Python behind the page" + (f": {where}" if where else "") + ".</i>"
-        )
+    what = "a box takes a command you type and shows the grammar's actions beside "
+    note, static = kernel_note("scan", what + "each model's", url=colab_url)
+    if static:
+        return note
     text = w.Text(
         value="jump around left twice after walk",
         description="command",
@@ -196,9 +191,4 @@ def live_box(models: dict, colab_url: str | None = None):
             plt.show(plot_answers(row))
 
     button.on_click(on_click)
-    note = w.HTML(
-        "<i>This box needs a running chapter (Python behind the page)"
-        + (f": {where}" if where else "")
-        + ".</i>"
-    )
     return w.VBox([note, w.HBox([text, button]), out])

@@ -296,26 +296,13 @@ def live_explorer(model: TRM, N_sup: int, colab_url: str | None = None):
     """Type a puzzle, watch the network solve it. Needs a running kernel."""
     import ipywidgets as w
 
+    from ..exercises.display import kernel_note
+
     size = model.cfg.size
-    if colab_url is None:
-        from ..exercises.display import colab_url as chapter_url
-
-        colab_url = chapter_url("trm")
-    from ..exercises.display import is_static
-
-    where = f'<a href="{colab_url}">open the chapter in Colab</a>' if colab_url else ""
-    if is_static():  # the rendered book: no dead controls, just where to go
-        return w.HTML(
-            "<i>Here, in a running chapter, a box takes a puzzle you type and a "
-            "button solves it step by step. It needs Python behind the page"
-            + (f": {where}" if where else "")
-            + ".</i>"
-        )
-    note = w.HTML(
-        "<i>This box needs a running chapter (Python behind the page)"
-        + (f": {where}" if where else "")
-        + ".</i>"
-    )
+    what = "a box takes a puzzle you type and a button solves it step by step"
+    note, static = kernel_note("trm", what, url=colab_url)
+    if static:  # the rendered book: no dead controls, just where to go
+        return note
     text = w.Textarea(
         placeholder=f"{size} rows of {size} digits, . for a blank",
         layout=w.Layout(width="16em", height="10em"),
