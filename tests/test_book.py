@@ -292,6 +292,17 @@ def test_headline_fills_its_template_from_glued_values():
         Headline("gap", "big", "0.9, typed in")
 
 
+def test_headline_scaling_is_a_template_of_glued_values_too():
+    h = Headline("gap", "big", "{a:.2f}", scaling="{small:.2f} → {large:.2f}")
+    assert h.keys() == ["a", "small", "large"]
+    assert h.myst("/c.ipynb", h.scaling) == (
+        "{glue:text}`/c.ipynb::small:.2f` → {glue:text}`/c.ipynb::large:.2f`"
+    )
+    assert h.render({"a": 0.5}) == "0.50"
+    with pytest.raises(ValueError, match="scaling"):
+        Headline("gap", "big", "{a}", scaling="0.1 → 0.2, typed in")
+
+
 def test_conclusion_sync_needs_its_markers(tmp_path):
     book = small_book(tmp_path, [])
     (book / CONCLUSION).write_text("# The end\n\nno markers here\n")

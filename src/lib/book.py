@@ -130,8 +130,9 @@ def headline_table(root: Path | None = None) -> str:
     """
     root = root or repo_root()
     rows = [
-        "| chapter | finding | the paper | this book |",
-        "|---|---|---|---|",
+        "| chapter | finding | the paper | this book "
+        "| as the failing model grows (smallest → largest) |",
+        "|---|---|---|---|---|",
     ]
     for notebook in chapter_notebooks(root):
         doc = "/" + notebook.relative_to(root).as_posix()
@@ -142,7 +143,8 @@ def headline_table(root: Path | None = None) -> str:
                 paper = f"{{footcite:t}}`{h.source}`: {paper}"
             first = h is headlines[0]  # name the chapter once, on its first row
             link = f"[{chapter_title(notebook)}]({doc})" if first else ""
-            cells = [link, h.finding, paper, h.myst(doc)]
+            grows = h.myst(doc, h.scaling) if h.scaling else ""
+            cells = [link, h.finding, paper, h.myst(doc), grows]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)
 

@@ -46,6 +46,10 @@ class Headline:
     paper: str
     ours: str
     source: str = ""
+    # The chapter's failure measure as the failing model grows, a template like
+    # `ours`: "{acc_small:.2f} → {acc_large:.2f} (10x the weights)". The closing
+    # page shows it in its scaling column; "" for rows that do not vary scale.
+    scaling: str = ""
 
     def __post_init__(self):
         if not self.keys():
@@ -53,20 +57,24 @@ class Headline:
                 f"Headline {self.finding!r}: `ours` must name at least one glued "
                 "value, like '{held_out_r2:.2f}'"
             )
+        if self.scaling and not _fields(self.scaling):
+            raise ValueError(
+                f"Headline {self.finding!r}: `scaling` must name glued values, "
+                "like '{acc_small:.2f} → {acc_large:.2f}'"
+            )
 
     def keys(self) -> list[str]:
-        """The glued names `ours` uses, in order."""
-        import string
+        """The glued names `ours` and `scaling` use, in order."""
+        return _fields(self.ours) + _fields(self.scaling)
 
-        return [f for _, f, _, _ in string.Formatter().parse(self.ours) if f]
-
-    def myst(self, notebook: str) -> str:
-        """`ours` as MyST, each field a glue role reading `notebook` (e.g.
-        "/chapters/coverage.ipynb")."""
+    def myst(self, notebook: str, template: str | None = None) -> str:
+        """`ours` (or another template, e.g. `scaling`) as MyST, each field a glue
+        role reading `notebook` (e.g. "/chapters/coverage.ipynb")."""
         import string
 
         out = []
-        for text, field, spec, _ in string.Formatter().parse(self.ours):
+        template = self.ours if template is None else template
+        for text, field, spec, _ in string.Formatter().parse(template):
             out.append(text)
             if field:
                 # always a format: MyST-NB splits the role at its last colon
@@ -75,10 +83,16 @@ class Headline:
 
     def render(self, glued: Mapping[str, Any]) -> str:
         """`ours` filled from a chapter's glued values (missing ones say so)."""
-        missing = [k for k in self.keys() if k not in glued]
+        missing = [k for k in _fields(self.ours) if k not in glued]
         if missing:
             return f"(not glued: {', '.join(missing)})"
-        return self.ours.format(**{k: glued[k] for k in self.keys()})
+        return self.ours.format(**{k: glued[k] for k in _fields(self.ours)})
+
+
+def _fields(template: str) -> list[str]:
+    import string
+
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f]
 
 
 def _fmt(v: Any) -> str:
