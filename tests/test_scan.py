@@ -211,3 +211,92 @@ def test_committed_reference_models_load_and_answer():
     assert got == ["I_JUMP", "I_WALK I_WALK"]
     record = scan.read_record()
     assert 0 <= record["meta/addprim_jump/0"]["test_accuracy"] <= 1
+
+
+def test_width_grid_configs_and_bad_widths():
+    from compgen.scan import scaling as S
+    from compgen.scan import training as T
+
+    assert T.width_config(64) == T.RunConfig(steps=2000, decay=True)  # the reference
+    cfg = T.width_config(16)
+    assert (cfg.model.d_model, cfg.model.d_ff, cfg.model.n_heads) == (16, 32, 4)
+    assert T.width_kind(64) == "baseline" and T.width_kind(16) == "baseline_w16"
+    n = [
+        sum(p.numel() for p in T.make_model(T.width_config(w), 0).parameters())
+        for w in T.WIDTHS
+    ]
+    assert n == sorted(n) and n[-1] / n[0] >= 10  # the grid spans 10x the weights
+    for bad in (0, 18, 6.0, -4):
+        with pytest.raises(ValueError, match="width must be"):
+            T.width_config(bad)
+    with pytest.raises(ValueError, match="width must be one of"):
+        S.retrace(40)
+    with pytest.raises(ValueError, match="stop_at must be"):
+        S.retrace(16, stop_at=0)
+    with pytest.raises(ValueError, match="stop_at must be"):
+        T.train_baseline("addprim_jump", T.RunConfig(steps=5, stop_at=9))
+
+
+def test_stop_at_retraces_the_start_of_a_full_run():
+    """A run stopped early follows the full run's schedule, step for step."""
+    from compgen.scan import training as T
+
+    cfg = T.replace(
+        T.width_config(
+            8, T.RunConfig(steps=8, batch_size=16, warmup_steps=2, decay=True)
+        )
+    )
+    full, _ = T.train_baseline("addprim_jump", cfg, seed=3)
+    part, _ = T.train_baseline("addprim_jump", T.replace(cfg, stop_at=4), seed=3)
+    again, _ = T.train_baseline("addprim_jump", T.replace(cfg, stop_at=4), seed=3)
+    for a, b in zip(part.parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b)  # deterministic
+    short, _ = T.train_baseline("addprim_jump", T.replace(cfg, steps=4), seed=3)
+    assert any(  # a 4-step run decays faster than the first 4 steps of 8
+        not torch.equal(a, b)
+        for a, b in zip(part.parameters(), short.parameters(), strict=True)
+    )
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(part.parameters(), full.parameters(), strict=True)
+    )
+
+
+def test_width_stats_and_scaling_values_by_hand():
+    from compgen.scan import scaling as S
+
+    def run(kind, seed, acc, n, train=None):
+        r = {"seed": seed, "test_accuracy": acc, "n_weights": n}
+        return {
+            f"{kind}/addprim_jump/{seed}": r
+            | ({} if train is None else {"train_accuracy": train})
+        }
+
+    record = {}
+    for s, a in enumerate((0.0, 0.01, 0.02)):
+        record |= run("baseline_w16", s, a, 100, train=0.7)
+        record |= run("baseline", s, a / 2, 1000)
+    record |= run("baseline_w32", 0, 0.05, 300, train=0.99)
+    stats = S.width_stats(record, widths=(16, 32, 64, 96))
+    assert sorted(stats) == [16, 32, 64]  # 96 has no run
+    assert stats[16]["acc"] == [0.0, 0.01, 0.02] and stats[16]["max"] == 0.02
+    assert stats[64]["mean"] == pytest.approx(0.005) and stats[64]["train"] == []
+    scored = {64: {"test": 0.0, "train": 1.0, "n_weights": 1000}}
+    live = {"steps": 300, "diff": 0.001, "n_compared": 6, "live": [(300, 0.5)]}
+    v = S.scaling_values(stats, scored, live, {"acc": 0.99, "n_weights": 900})
+    assert v["scale_weight_ratio"] == 10 and v["scale_n_widths"] == 3
+    assert v["scale_addjump_small"] == pytest.approx(0.01)
+    assert v["scale_addjump_large"] == pytest.approx(0.005)
+    assert v["scale_addjump_max"] == 0.05 and v["scale_train_min"] == 0.7
+    assert v["scale_live_diff"] == 0.001 and v["scale_live_loss"] == 0.5
+
+
+def test_committed_width_grid_in_the_record():
+    from compgen.scan import scaling as S
+
+    stats = S.width_stats()
+    assert set(S.COMMITTED) <= set(stats)
+    for w in S.COMMITTED:
+        model, saved = scan.load_reference(scan.training.width_kind(w), "addprim_jump")
+        assert model.cfg.d_model == w and saved["run"]["steps"] == 2000
+        assert sum(p.numel() for p in model.parameters()) == stats[w]["n_weights"]

@@ -2,6 +2,10 @@
 
     python -m compgen.scan train --kind meta --split addprim_jump --seed 0
     python -m compgen.scan train --kind baseline --split simple --seed 0
+    python -m compgen.scan train --kind baseline --width 16 --seed 0
+
+`--width` trains the baseline at another model width (the width grid of the
+chapter's scaling figure, kind `baseline_w<width>`; 64 is the reference).
 
 Each run writes `trained/<kind>_<split>_s<seed>.pt` (half-precision
 weights, the configs, the training history) and adds its full-test-set
@@ -16,7 +20,16 @@ import os
 import time
 
 from .reference import save_reference
-from .training import DECAY, STEPS, RunConfig, accuracy, train_baseline, train_meta
+from .training import (
+    DECAY,
+    STEPS,
+    RunConfig,
+    accuracy,
+    train_baseline,
+    train_meta,
+    width_config,
+    width_kind,
+)
 
 os.environ.setdefault("COMPGEN_PROGRESS", "0")
 
@@ -31,6 +44,9 @@ def main(argv=None) -> None:
     t.add_argument(
         "--steps", type=int, default=None, help=f"training steps (default: {STEPS})"
     )
+    t.add_argument(
+        "--width", type=int, default=64, help="the baseline's model width (64)"
+    )
     t.add_argument("--no-save", action="store_true", help="only print the accuracy")
     t.add_argument(
         "--record-only",
@@ -41,6 +57,11 @@ def main(argv=None) -> None:
     from .grammar import split
 
     cfg = RunConfig(steps=args.steps or STEPS[args.kind], decay=DECAY[args.kind])
+    kind, extra = args.kind, {}
+    if args.width != 64:
+        if args.kind != "baseline":
+            ap.error("--width is for --kind baseline only")
+        cfg, kind = width_config(args.width, cfg), width_kind(args.width)
     start = time.process_time()
     if args.kind == "baseline":
         model, history = train_baseline(args.split, cfg, seed=args.seed)
@@ -50,8 +71,13 @@ def main(argv=None) -> None:
         )
     cpu = time.process_time() - start
     acc = accuracy(model, split(args.split)[1], meta=args.kind != "baseline")
+    if args.kind == "baseline":  # does it fit its training set? (1,000 pairs)
+        from .experiment import _subset
+
+        train_pairs = _subset(split(args.split)[0], 1000)
+        extra = {"train_accuracy": accuracy(model, train_pairs), "width": args.width}
     print(
-        f"{args.kind} {args.split} seed {args.seed}: test exact match {acc:.4f} "
+        f"{kind} {args.split} seed {args.seed}: test exact match {acc:.4f} "
         f"({cpu:.0f} CPU s of training)",
         flush=True,
     )
@@ -59,13 +85,14 @@ def main(argv=None) -> None:
         path = save_reference(
             model,
             history,
-            kind=args.kind,
+            kind=kind,
             split=args.split,
             seed=args.seed,
             cfg=cfg,
             accuracy=acc,
             cpu_seconds=cpu,
             weights=not args.record_only,
+            extra=extra,
         )
         print(f"recorded {path.name}" + (" (record only)" if args.record_only else ""))
 

@@ -192,3 +192,76 @@ def live_box(models: dict, colab_url: str | None = None):
 
     button.on_click(on_click)
     return w.VBox([note, w.HBox([text, button]), out])
+
+
+def plot_scaling(result: dict, values: dict):
+    """Add-jump exact match against the baseline's weights (log scale): each
+    recorded seed, their mean, the committed models scored at build, training
+    accuracy; the metalearner at its own size."""
+    sc = result["scaling"]
+    stats, scored = sc["stats"], sc["scored"]
+    widths = sorted(stats)
+    n = [stats[w]["n_weights"] for w in widths]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    base, ours = ROLE_COLORS["baseline"], ROLE_COLORS["ours"]
+    for w, x in zip(widths, n, strict=True):
+        accs = stats[w]["acc"]
+        ax.plot([x] * len(accs), accs, "o", color=base, alpha=0.45, ms=5)
+    ax.plot(
+        n,
+        [stats[w]["mean"] for w in widths],
+        "-",
+        color=base,
+        label="baseline, add-jump test (seeds; line: mean)",
+    )
+    ax.plot(
+        [scored[w]["n_weights"] for w in scored],
+        [scored[w]["test"] for w in scored],
+        "s",
+        mfc="none",
+        color=base,
+        ms=9,
+        label="scored at build (seed 0)",
+    )
+    train = {w: scored[w]["train"] for w in scored}
+    train.update({w: stats[w]["train"][0] for w in widths if stats[w]["train"]})
+    tw = sorted(train)
+    ax.plot(
+        [stats[w]["n_weights"] for w in tw],
+        [train[w] for w in tw],
+        "--",
+        color="#888888",
+        marker=".",
+        label="baseline, its training commands",
+    )
+    lo = values["meta_addprim_jump"] - values.get("seeds_meta_addprim_jump_min", 0)
+    hi = values.get("seeds_meta_addprim_jump_max", 0) - values["meta_addprim_jump"]
+    ax.errorbar(
+        [values["n_weights_meta"]],
+        [values["meta_addprim_jump"]],
+        yerr=[[max(lo, 0)], [max(hi, 0)]],
+        fmt="*",
+        ms=14,
+        color=ours,
+        capsize=3,
+        label="metalearner, add-jump test",
+    )
+    for w, x in zip(widths, n, strict=True):
+        ax.annotate(
+            f"width {w}",
+            (x, stats[w]["mean"]),
+            textcoords="offset points",
+            xytext=(0, 10),
+            ha="center",
+            fontsize=7,
+        )
+    ax.set_xscale("log")
+    ax.set_ylim(-0.04, 1.08)
+    ax.set(
+        xlabel="weights (log scale)",
+        ylabel="exact match",
+        title="A bigger baseline still does not compose jump",
+    )
+    ax.legend(fontsize=7, loc="center left")
+    fig.tight_layout()
+    return fig

@@ -30,6 +30,7 @@ def save_reference(
     accuracy: float,
     cpu_seconds: float,
     weights: bool = True,
+    extra: dict | None = None,
 ) -> Path:
     """Half-precision weights + configs + history (unless `weights=False`);
     the accuracy goes to the record either way."""
@@ -58,6 +59,7 @@ def save_reference(
         "test_accuracy": accuracy,
         "train_cpu_seconds": round(cpu_seconds, 1),
         "n_weights": sum(p.numel() for p in model.parameters()),
+        **(extra or {}),
     }
     RECORD.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n")
     return path

@@ -29,6 +29,9 @@ STEPS = {"baseline": 2000, "meta": 3000, "meta_nolookup": 3000}
 # the baseline settles best with a decaying learning rate; the metalearner's
 # reference runs used a constant one (both recipes are in the record)
 DECAY = {"baseline": True, "meta": False, "meta_nolookup": False}
+# the baseline's width grid (model width; the MLP is twice as wide); 64 is the
+# reference baseline, whose runs are the record's `baseline/...` entries
+WIDTHS = (16, 32, 64, 96)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,24 @@ class RunConfig:
     warmup_steps: int = 100
     eval_every: int = 0  # call `evaluate` every this many steps (0: at the end)
     decay: bool = False  # cosine decay of the learning rate to zero at the end
+    # stop after this many steps (0: train all `steps`), with the schedule of a
+    # full run: the first steps of a recorded run, retraced cheaply
+    stop_at: int = 0
     model: ModelConfig = ModelConfig(src_vocab=len(VOCAB), dropout=0.0)
+
+
+def width_config(width: int, cfg: RunConfig | None = None) -> RunConfig:
+    """The baseline's recipe (`cfg`, default: its reference steps and decay)
+    with model width `width` and an MLP of 2 * width; heads stay 4."""
+    if not isinstance(width, int) or width < 4 or width % 4:
+        raise ValueError(f"width must be a positive multiple of 4, got {width!r}")
+    cfg = cfg or RunConfig(steps=STEPS["baseline"], decay=DECAY["baseline"])
+    return replace(cfg, model=replace(cfg.model, d_model=width, d_ff=2 * width))
+
+
+def width_kind(width: int) -> str:
+    """The record's name for the baseline at a width (`baseline` at 64)."""
+    return "baseline" if width == 64 else f"baseline_w{width}"
 
 
 def loss_fn(model: Seq2Seq, batch) -> torch.Tensor:
@@ -121,8 +141,10 @@ class CosineAdamW(torch.optim.AdamW):
 def _fit(cfg, seed, study, get_batch, desc, evaluate, callbacks, lookup=True):
     model = make_model(cfg, seed, study, lookup)
     opt = CosineAdamW(model.parameters(), cfg.steps, lr=cfg.lr) if cfg.decay else None
+    if not 0 <= cfg.stop_at <= cfg.steps:
+        raise ValueError(f"stop_at must be in [0, steps], got {cfg.stop_at}")
     tcfg = TrainConfig(
-        steps=cfg.steps,
+        steps=cfg.stop_at or cfg.steps,
         lr=cfg.lr,
         warmup_steps=cfg.warmup_steps,
         grad_clip=1.0,
@@ -181,4 +203,7 @@ __all__ = [
     "replace",
     "HELD_OUT",
     "STEPS",
+    "WIDTHS",
+    "width_config",
+    "width_kind",
 ]
