@@ -11,18 +11,14 @@ import torch
 from ..claims import Claim, Headline
 from ..core.device import torch_threads
 from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
+from .batched import find_stack_subnetworks, stack_results, train_stack
+from .family import TaskFamily
 from .masks import (
     SUBROUTINES,
     MajorityTask,
     MaskConfig,
-    ablation_matrix,
-    complement,
-    find_subnetwork,
     kept_fraction,
-    overlap,
     selectivity,
-    subroutine_accuracy,
-    train_network,
 )
 
 CONDITIONS = ("scratch", "pretrained", "random init")
@@ -32,60 +28,125 @@ CONDITIONS = ("scratch", "pretrained", "random init")
 class Experiment:
     task: MajorityTask = MajorityTask()
     width: int = 64
-    train_steps: int = 1500  # on the compound rule A ^ B
-    pretrain_steps: int = 1500  # on the related "counts" task first
-    mask: MaskConfig = MaskConfig(steps=800)
-    n_seeds: int = 5
+    train_steps: int = 800  # on the compound rule A ^ B
+    pretrain_steps: int = 800  # on every task of the family at once, first
+    family: TaskFamily = TaskFamily()
+    mask: MaskConfig = MaskConfig(steps=500)
+    n_seeds: int = 10  # networks per condition, trained as one stacked model
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # the scale axis (from scratch)
+    width_seeds: int = 3  # seeds per width
+
+
+def run_condition(
+    exp: Experiment, condition: str, seeds: list[int], *, width: int | None = None
+) -> list[dict]:
+    """Train (or not) one network per seed, all at once, find both subnetworks
+    of each, run the ablation tests. One dict per seed."""
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+    task, width = exp.task, width or exp.width
+    if condition == "random init":
+        net = train_stack(task, seeds=seeds, steps=0, width=width)
+    else:
+        pre = None
+        if condition == "pretrained":
+            pre = train_stack(
+                task,
+                seeds=[s + 10_000 for s in seeds],
+                steps=exp.pretrain_steps,
+                width=width,
+                rule="family",
+                family=exp.family,
+            )
+        net = train_stack(
+            task, seeds=seeds, steps=exp.train_steps, width=width, init=pre
+        )
+    masks = find_stack_subnetworks(net, task, seeds=seeds, config=exp.mask)
+    return [
+        {
+            "condition": condition,
+            "seed": seed,
+            "width": width,
+            "selectivity": selectivity(r["matrix"]),
+            **r,
+        }
+        for seed, r in zip(seeds, stack_results(net, task, masks), strict=True)
+    ]
 
 
 def run_one(exp: Experiment, condition: str, seed: int) -> dict:
-    """Train (or not) one network, find both subnetworks, run the ablation tests."""
-    if condition not in CONDITIONS:
-        raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
-    task = exp.task
-    if condition == "random init":
-        net = train_network(task, seed=seed, steps=0, width=exp.width)
-    elif condition == "pretrained":
-        pre = train_network(
-            task,
-            seed=seed + 10_000,
-            steps=exp.pretrain_steps,
-            width=exp.width,
-            rule="counts",
-        )
-        net = train_network(
-            task, seed=seed, steps=exp.train_steps, width=exp.width, init=pre
-        )
-    else:
-        net = train_network(task, seed=seed, steps=exp.train_steps, width=exp.width)
-    masks = {
-        s: find_subnetwork(net, task, s, seed=seed, config=exp.mask)
-        for s in SUBROUTINES
-    }
-    matrix = ablation_matrix(net, task, masks)
-    both = [
-        torch.clamp(a + b, max=1) for a, b in zip(masks["A"], masks["B"], strict=True)
-    ]
-    for sub in SUBROUTINES:
-        matrix[("ablate both", sub)] = subroutine_accuracy(
-            net, task, sub, masks=complement(both)
-        )
-    return {
-        "condition": condition,
-        "seed": seed,
-        "matrix": matrix,
-        "selectivity": selectivity(matrix),
-        "kept": {s: kept_fraction(m) for s, m in masks.items()},
-        "overlap": overlap(masks["A"], masks["B"]),
-    }
+    """One network of one condition (the stacked run with a single seed)."""
+    return run_condition(exp, condition, [seed])[0]
 
 
 def run_experiment(exp: Experiment, *, seed: int = 0) -> list[dict]:
     """Every condition on `exp.n_seeds` seeds (seed, seed + 1, ...)."""
+    seeds = [seed + i for i in range(exp.n_seeds)]
     with torch_threads(1):  # tiny networks: a second thread only adds overhead
-        return [
-            run_one(exp, c, seed + i) for c in CONDITIONS for i in range(exp.n_seeds)
-        ]
+        return [r for c in CONDITIONS for r in run_condition(exp, c, seeds)]
+
+
+def run_widths(
+    exp: Experiment, *, seed: int = 0, reuse: list[dict] = ()
+) -> dict[int, list[dict]]:
+    """Networks trained from scratch at every width of `exp.widths`, seeds
+    seed .. seed + width_seeds - 1. Results in `reuse` (the main experiment's)
+    stand in for the runs they already are."""
+    seeds = [seed + i for i in range(exp.width_seeds)]
+    out = {}
+    with torch_threads(1):
+        for width in exp.widths:
+            done = {
+                r["seed"]: r
+                for r in reuse
+                if r["condition"] == "scratch" and r.get("width") == width
+            }
+            if all(s in done for s in seeds):
+                out[width] = [done[s] for s in seeds]
+            else:
+                out[width] = run_condition(exp, "scratch", seeds, width=width)
+    return out
+
+
+def n_weights(task: MajorityTask, width: int, depth: int = 2) -> int:
+    """Weights (not biases) of the MLP: what the masks choose from."""
+    sizes = [task.n_inputs] + [width] * depth + [2]
+    return sum(i * o for i, o in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def cross_damage(matrix: dict) -> float:
+    """How much removing a subnetwork costs the *other* subroutine, averaged over
+    A and B (accuracy points; 0 for perfectly separate subnetworks)."""
+    return (
+        sum(
+            matrix[("full", other)] - matrix[(f"ablate {own}", other)]
+            for own, other in (("A", "B"), ("B", "A"))
+        )
+        / 2
+    )
+
+
+def bootstrap_difference(
+    a, b, stat=np.mean, *, n_boot: int = 10_000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """stat(a) - stat(b) and its percentile bootstrap interval, resampling the
+    seeds of each group independently. Returns (difference, low, high)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"need >= 2 values per group, got {len(a)} and {len(b)}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    ia = rng.integers(0, len(a), size=(n_boot, len(a)))
+    ib = rng.integers(0, len(b), size=(n_boot, len(b)))
+    diffs = stat(a[ia], axis=1) - stat(b[ib], axis=1)
+    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    return float(stat(a) - stat(b)), float(lo), float(hi)
+
+
+def spread(x, axis=None):
+    """The standard deviation over seeds (ddof=1)."""
+    return np.std(x, axis=axis, ddof=1)
 
 
 def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
@@ -96,8 +157,10 @@ def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
         sel = np.array([r["selectivity"] for r in rows])
         out[c] = {
             "selectivity_mean": float(sel.mean()),
-            "selectivity_std": float(sel.std()),
+            "selectivity_std": float(spread(sel)) if len(sel) > 1 else 0.0,
             "selectivity_min": float(sel.min()),
+            "selectivity_max": float(sel.max()),
+            "cross_damage": float(np.mean([cross_damage(r["matrix"]) for r in rows])),
             "kept": float(np.mean([np.mean(list(r["kept"].values())) for r in rows])),
             "overlap": float(np.mean([r["overlap"] for r in rows])),
             "only_own": float(
@@ -117,6 +180,56 @@ def summary_values(summary: dict[str, dict[str, float]]) -> dict[str, float]:
         key = condition.split()[0]
         for stat, value in stats.items():
             out[f"{stat.replace('selectivity_mean', 'selectivity')}_{key}"] = value
+    return out
+
+
+def pretraining_values(results: list[dict], *, level: float = 0.95) -> dict:
+    """Pretrained minus scratch: the difference in selectivity's spread and in
+    its mean, each with a bootstrap interval over seeds ("spread_diff",
+    "spread_diff_low", "spread_diff_high", "mean_diff", ...)."""
+    sel = {
+        c: [r["selectivity"] for r in results if r["condition"] == c]
+        for c in ("pretrained", "scratch")
+    }
+    out = {}
+    for name, stat in (("spread", spread), ("mean", np.mean)):
+        d, lo, hi = bootstrap_difference(
+            sel["pretrained"], sel["scratch"], stat, level=level
+        )
+        out |= {f"{name}_diff": d, f"{name}_diff_low": lo, f"{name}_diff_high": hi}
+    return out
+
+
+def width_values(by_width: dict[int, list[dict]], task: MajorityTask) -> dict:
+    """Glued names for the scale axis: per width "selectivity_w16",
+    "selectivity_min_w16", "cross_damage_w16", "weights_w16", and the smallest
+    and largest width's selectivity with their ratio of weights."""
+    out = {}
+    for w, rows in by_width.items():
+        sel = [r["selectivity"] for r in rows]
+        out |= {
+            f"selectivity_w{w}": float(np.mean(sel)),
+            f"selectivity_min_w{w}": float(np.min(sel)),
+            f"selectivity_max_w{w}": float(np.max(sel)),
+            f"cross_damage_w{w}": float(
+                np.mean([cross_damage(r["matrix"]) for r in rows])
+            ),
+            f"full_w{w}": float(
+                np.mean([r["matrix"][("full", s)] for r in rows for s in SUBROUTINES])
+            ),
+            f"weights_w{w}": n_weights(task, w),
+        }
+    small, large = min(by_width), max(by_width)
+    out |= {
+        "width_small": small,
+        "width_large": large,
+        "selectivity_small": out[f"selectivity_w{small}"],
+        "selectivity_large": out[f"selectivity_w{large}"],
+        "selectivity_min_all_widths": min(
+            out[f"selectivity_min_w{w}"] for w in by_width
+        ),
+        "weights_ratio": n_weights(task, large) / n_weights(task, small),
+    }
     return out
 
 
@@ -171,6 +284,41 @@ def plot_selectivity(results: list[dict], ax=None):
         title="How selectively each ablation hurts its own subroutine",
     )
     ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def plot_widths(by_width: dict[int, list[dict]], task: MajorityTask, ax=None):
+    """Selectivity and cross-damage of networks trained from scratch against their
+    number of weights (log scale), one point per seed, lines through the means."""
+    import matplotlib.pyplot as plt
+
+    from ..core.plotting import ROLE_COLORS
+
+    ax = ax or plt.gca()
+    widths = sorted(by_width)
+    n = [n_weights(task, w) for w in widths]
+    series = (
+        ("selectivity", ROLE_COLORS["ours"], None),
+        ("cost to the other subroutine", ROLE_COLORS["held_out"], cross_damage),
+    )
+    for label, color, fn in series:
+        ys = [
+            [r["selectivity"] if fn is None else fn(r["matrix"]) for r in by_width[w]]
+            for w in widths
+        ]
+        for x, y in zip(n, ys, strict=True):
+            ax.scatter(np.full(len(y), x), y, color=color, s=18, alpha=0.6, zorder=3)
+        ax.plot(n, [np.mean(y) for y in ys], color=color, lw=2, marker="o", label=label)
+    ax.axhline(0, color=ROLE_COLORS["chance"], ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xticks(n, [f"{x:,}\n(width {w})" for x, w in zip(n, widths, strict=True)])
+    ax.minorticks_off()
+    ax.set(
+        xlabel="weights of the network trained from scratch",
+        ylabel="accuracy points",
+        title="Ablation as the network grows",
+    )
+    ax.legend(loc="best", fontsize=8)
     return ax
 
 

@@ -24,9 +24,10 @@ from torch import nn
 
 from ..core.seeding import make_rng, seed_everything
 from ..core.training import TrainConfig, train
+from .family import TaskFamily
 
 SUBROUTINES = ("A", "B")
-RULES = ("xor", "and", "counts")
+RULES = ("xor", "and", "counts", "family")
 
 
 @dataclass(frozen=True)
@@ -185,31 +186,37 @@ def train_network(
     width: int = 64,
     rule: str = "xor",
     init: MaskedMLP | None = None,
+    family: TaskFamily | None = None,
 ) -> MaskedMLP:
     """Train a MaskedMLP on a rule: "xor" (A ^ B, the compound task), "and"
-    (A & B), or "counts" (regress the mean of each field, a related task).
+    (A & B), "counts" (regress the mean of each field, a related task), or
+    "family" (every task of a `TaskFamily` at once, one output each: broad
+    pretraining).
 
-    With `init`, training continues from that network (pretraining); with
-    steps=0 the network stays at its random initialisation (the control).
+    With `init`, training continues from that network (pretraining); a head of
+    another shape (the family's outputs) is not copied: the new network keeps
+    its own fresh head. With steps=0 the network stays at its random
+    initialisation (the control).
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    if rule == "family" and family is None:
+        raise ValueError("rule 'family' needs a TaskFamily: pass family=...")
     seed_everything(seed)
-    net = MaskedMLP(task.n_inputs, width=width)
+    n_out = family.n_tasks if rule == "family" else 2
+    net = MaskedMLP(task.n_inputs, width=width, n_out=n_out)
     if init is not None:
-        net.load_state_dict(init.state_dict())
+        net.load_state_dict(_transferable(init, net))
     if steps == 0:
         return net
 
     def get_batch(step: int):
         x, a, b, y = sample(task, 256, seed=seed * 100_003 + step)
-        return x, {"xor": y, "and": a & b, "counts": _field_counts(x, task)}[rule]
+        return x, rule_target(rule, task, x, a, b, y, family)
 
     def loss_fn(m, batch):
         x, target = batch
-        if rule == "counts":
-            return nn.functional.mse_loss(m(x), target)
-        return nn.functional.cross_entropy(m(x), target)
+        return rule_loss(rule, m(x), target)
 
     train(
         net,
@@ -220,6 +227,44 @@ def train_network(
         config=TrainConfig(steps=steps, lr=3e-3, log_every=100),
     )
     return net
+
+
+def _transferable(init: nn.Module, net: nn.Module) -> dict:
+    """`net`'s state with every tensor of `init` whose shape fits copied in."""
+    state = net.state_dict()
+    if init.state_dict().keys() != state.keys():
+        raise ValueError("init must be a network of the same depth")
+    for k, v in init.state_dict().items():
+        if v.shape == state[k].shape:
+            state[k] = v.clone()
+        elif not k.startswith(f"layers.{len(net.layers) - 1}."):
+            raise ValueError(
+                f"init's {k} has shape {tuple(v.shape)}, "
+                f"the network's {tuple(state[k].shape)}"
+            )
+    return state
+
+
+def rule_target(rule, task, x, a, b, y, family=None) -> torch.Tensor:
+    """What a network trained on `rule` must output for the batch x."""
+    if rule == "xor":
+        return y
+    if rule == "and":
+        return a & b
+    if rule == "counts":
+        return _field_counts(x, task)
+    return family.labels(x)
+
+
+def rule_loss(rule: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean loss of outputs (..., n_out) against `rule_target`'s targets."""
+    if rule == "counts":
+        return nn.functional.mse_loss(out, target)
+    if rule == "family":
+        return nn.functional.binary_cross_entropy_with_logits(out, target)
+    return nn.functional.cross_entropy(
+        out.reshape(-1, out.shape[-1]), target.reshape(-1)
+    )
 
 
 def _field_counts(x: torch.Tensor, task: MajorityTask) -> torch.Tensor:
