@@ -1,8 +1,17 @@
-"""Shared test set-up: quiet progress bars, throwaway checkpoints, one book build."""
+"""Shared test set-up: quiet progress bars, throwaway checkpoints, one book build.
+
+The book build (every chapter at book parameters) is the longest part of a full
+test session. When the session has tests that read it, it starts in the
+background as soon as the session starts, and every other test runs meanwhile:
+the tests that read the book are moved to the end, where they wait for it. Each
+process then keeps to one torch thread, so the build's kernels and the tests
+share the cores without oversubscribing them.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -10,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _STARTED = time.time()  # a timings.json older than this is from an earlier session
+_BOOK: dict = {}  # the background build: its thread, and its result or error
 
 
 def pytest_addoption(parser):
@@ -21,13 +31,69 @@ def pytest_addoption(parser):
     )
 
 
+def _reads_the_book(item) -> bool:
+    return "built_book" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that read the built book run last: the build goes on meanwhile."""
+    if config.getoption("--reuse-book") or not any(map(_reads_the_book, items)):
+        return
+    items[:] = [i for i in items if not _reads_the_book(i)] + [
+        i for i in items if _reads_the_book(i)
+    ]
+    _BOOK["wanted"] = True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_and_isolated(tmp_path_factory):
     # kernels started by papermill inherit these
     os.environ["COMPGEN_PROGRESS"] = "0"
     os.environ["COMPGEN_CHECKPOINTS"] = str(tmp_path_factory.mktemp("checkpoints"))
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    if _BOOK.get("wanted"):
+        _start_book_build()
     yield
+    thread = _BOOK.get("thread")
+    if thread is not None:
+        thread.join()  # never leave the build's kernels running past the session
+
+
+def _start_book_build() -> None:
+    """Build the book in a thread of this process (its kernels are processes)."""
+    from compgen.book import build_book, thread_env
+
+    # From here on every process of the session holds torch to one thread: the
+    # build runs one chapter per core, and the tests run beside it.
+    os.environ.update(thread_env(1))
+    if "torch" in __import__("sys").modules:
+        import torch
+
+        torch.set_num_threads(1)
+
+    def build() -> None:
+        try:
+            # sync=False: a stale closing table fails test_conclusion_table_is_current
+            _BOOK["done"] = build_book(ROOT, capture=True, sync=False)
+            _mark_timings()
+        except BaseException as exc:  # reported by the fixture, in the main thread
+            _BOOK["error"] = exc
+
+    _BOOK["thread"] = threading.Thread(target=build, name="book-build", daemon=True)
+    _BOOK["thread"].start()
+
+
+def _mark_timings() -> None:
+    """Say in _build/timings.json that the chapters ran beside the other tests
+    (their seconds are then longer than alone: budgets are measured with
+    benchmarks/chapters.py)."""
+    import json
+
+    path = ROOT / "_build" / "timings.json"
+    if path.is_file():
+        timings = json.loads(path.read_text())
+        timings["alongside_tests"] = True
+        path.write_text(json.dumps(timings, indent=1))
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +112,13 @@ def built_book(request) -> Path:
     from compgen.book import build_book
 
     if not request.config.getoption("--reuse-book"):
-        done = build_book(ROOT, capture=True)
+        if "thread" in _BOOK:  # started with the session (see the top)
+            _BOOK["thread"].join()
+            if "error" in _BOOK:
+                raise _BOOK["error"]
+            done = _BOOK["done"]
+        else:
+            done = build_book(ROOT, capture=True, sync=False)
         if done.returncode != 0:
             pytest.fail(
                 "the book build failed:\n" + done.stdout[-6000:] + done.stderr[-6000:]
@@ -72,6 +144,11 @@ def pytest_terminal_summary(terminalreporter):
         f"chapters ({timings.get('jobs')} at a time; wall / sum = "
         f"{timings.get('ratio_wall_to_sum')})"
     )
+    if timings.get("alongside_tests"):
+        terminalreporter.write_line(
+            "(built beside the other tests, so each chapter took longer than alone; "
+            "a chapter's own time: benchmarks/chapters.py)"
+        )
 
 
 @pytest.fixture(scope="session")

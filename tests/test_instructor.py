@@ -32,6 +32,7 @@ R2_WRONG = """import numpy as np
 def r2(pred, target):
     return 1 - ((pred - target) ** 2).sum() / (target ** 2).sum()  # forgot the mean
 """
+HANGS = "import time\nwhile True:\n    time.sleep(1)"
 
 
 def test_list_shows_every_exercise(capsys):
@@ -122,7 +123,9 @@ def graded(tmp_path_factory):
     )
     fill(
         template,
-        {0: 'answer_ex1 = "b"', 2: "while True:\n    pass", 3: "answer_ex4 = 144"},
+        # hangs (waiting forever, without burning the CPU the other tests use);
+        # a code answer that spins is test_regrade_runs_code_answers_in_a_fresh_process
+        {0: 'answer_ex1 = "b"', 2: HANGS, 3: "answer_ex4 = 144"},
         subs / "dave.ipynb",
     )
     fill(template, {0: 'answer_ex1 = "a"'}, subs / "eve.ipynb", edit=fake_full_marks)
@@ -137,6 +140,8 @@ def graded(tmp_path_factory):
             str(out),
             "--time-limit",
             str(LIMIT),
+            "--jobs",
+            "2",
         ]
     )
     assert code == 0
