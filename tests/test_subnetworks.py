@@ -247,3 +247,28 @@ def test_bootstrap_difference_and_cross_damage_by_hand():
 def test_new_bad_input_is_refused(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_width_values_and_verdicts_by_hand():
+    def row(sel, cross):  # a result whose ablation matrix gives `cross`
+        m = {(r, s): 1.0 for r in ("full", "only A", "only B") for s in "AB"}
+        m |= {("ablate A", "B"): 1 - cross, ("ablate B", "A"): 1 - cross}
+        return {"selectivity": sel, "matrix": m, "kept": {"A": 0.1, "B": 0.3}}
+
+    task = sn.MajorityTask()
+    by_width = {16: [row(0.1, 0.5), row(0.3, 0.4)], 64: [row(0.4, 0.2)] * 2}
+    v = sn.width_values(by_width, task)
+    assert v["selectivity_small"] == pytest.approx(0.2)
+    assert v["selectivity_large"] == pytest.approx(0.4)
+    assert v["cross_damage_small"] == pytest.approx(0.45)
+    assert v["selectivity_min_all_widths"] == pytest.approx(0.1)
+    assert v["selectivity_mean_min_widths"] == pytest.approx(0.2)
+    assert v["kept_large"] == pytest.approx(0.2) and v["full_small"] == 1.0
+    assert v["weights_ratio"] == pytest.approx(sn.n_weights(task, 64) / 512)
+    assert sn.scale_verdict(0.5, 0.05) == "closes"
+    assert sn.scale_verdict(0.5, 0.3) == "narrows"
+    assert sn.scale_verdict(0.5, 0.45) == "leaves"
+    words = {"below": "b", "above": "a", "neither": "n"}
+    assert sn.direction(-0.3, -0.1, **words) == "b"
+    assert sn.direction(0.1, 0.3, **words) == "a"
+    assert sn.direction(-0.1, 0.3, **words) == "n"
