@@ -10,8 +10,9 @@ share the cores without oversubscribing them.
 
 from __future__ import annotations
 
+import atexit
 import os
-import threading
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _STARTED = time.time()  # a timings.json older than this is from an earlier session
-_BOOK: dict = {}  # the background build: its thread, and its result or error
+_BOOK: dict = {}  # the background build: its process and where it logs
 
 
 def pytest_addoption(parser):
@@ -35,6 +36,7 @@ def _reads_the_book(item) -> bool:
     return "built_book" in getattr(item, "fixturenames", ())
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected
 def pytest_collection_modifyitems(session, config, items):
     """Tests that read the built book run last: the build goes on meanwhile."""
     if config.getoption("--reuse-book") or not any(map(_reads_the_book, items)):
@@ -52,35 +54,61 @@ def _quiet_and_isolated(tmp_path_factory):
     os.environ["COMPGEN_CHECKPOINTS"] = str(tmp_path_factory.mktemp("checkpoints"))
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if _BOOK.get("wanted"):
-        _start_book_build()
+        _start_book_build(tmp_path_factory.mktemp("book-build"))
     yield
-    thread = _BOOK.get("thread")
-    if thread is not None:
-        thread.join()  # never leave the build's kernels running past the session
+    _stop_book_build()  # still running only if no test came to read it
 
 
-def _start_book_build() -> None:
-    """Build the book in a thread of this process (its kernels are processes)."""
-    from compgen.book import build_book, thread_env
+def _start_book_build(folder: Path) -> None:
+    """`python -m compgen.book build` in its own process group, logging to files."""
+    import sys
+
+    from compgen.book import thread_env
 
     # From here on every process of the session holds torch to one thread: the
     # build runs one chapter per core, and the tests run beside it.
     os.environ.update(thread_env(1))
-    if "torch" in __import__("sys").modules:
-        import torch
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    out, err = folder / "stdout.txt", folder / "stderr.txt"
+    # --no-sync: a stale closing table must fail test_conclusion_table_is_current
+    cmd = [sys.executable, "-m", "compgen.book", "build", "--no-sync"]
+    with out.open("w") as o, err.open("w") as e:
+        process = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=o, stderr=e, start_new_session=True
+        )
+    _BOOK.update(process=process, cmd=cmd, out=out, err=err)
+    atexit.register(_stop_book_build)
 
-        torch.set_num_threads(1)
 
-    def build() -> None:
+def _stop_book_build() -> None:
+    """End a build no test waits for any more (a session stopped early)."""
+    import signal
+
+    process = _BOOK.get("process")
+    if process is None or process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
         try:
-            # sync=False: a stale closing table fails test_conclusion_table_is_current
-            _BOOK["done"] = build_book(ROOT, capture=True, sync=False)
-            _mark_timings()
-        except BaseException as exc:  # reported by the fixture, in the main thread
-            _BOOK["error"] = exc
+            os.killpg(process.pid, sig)  # the build and every kernel it started
+            process.wait(wait)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
 
-    _BOOK["thread"] = threading.Thread(target=build, name="book-build", daemon=True)
-    _BOOK["thread"].start()
+
+def _book_build_result():
+    """Wait for the background build; its finished process, output included."""
+    process = _BOOK["process"]
+    process.wait()
+    if process.returncode == 0:
+        _mark_timings()
+    return subprocess.CompletedProcess(
+        _BOOK["cmd"],
+        process.returncode,
+        _BOOK["out"].read_text(errors="replace"),
+        _BOOK["err"].read_text(errors="replace"),
+    )
 
 
 def _mark_timings() -> None:
@@ -112,11 +140,8 @@ def built_book(request) -> Path:
     from compgen.book import build_book
 
     if not request.config.getoption("--reuse-book"):
-        if "thread" in _BOOK:  # started with the session (see the top)
-            _BOOK["thread"].join()
-            if "error" in _BOOK:
-                raise _BOOK["error"]
-            done = _BOOK["done"]
+        if "process" in _BOOK:  # started with the session (see the top)
+            done = _book_build_result()
         else:
             done = build_book(ROOT, capture=True, sync=False)
         if done.returncode != 0:

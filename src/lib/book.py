@@ -513,8 +513,9 @@ def build_book(
     the build before Sphinx runs, with the chapter, the cell and the error named.
     Writes _build/timings.json. With `sync`, the closing page's table is
     rewritten from the chapters' HEADLINES first (the tests build with
-    sync=False, so that a stale committed table fails its test). Progress bars are off and checkpoints go to a
-    fresh folder, so no chapter resumes a run saved by an earlier build. Returns
+    sync=False, so that a stale committed table fails its test). Progress bars
+    are off and checkpoints go to a fresh folder, so no chapter resumes a run
+    saved by an earlier build. Returns
     the finished process (returncode non-zero if a cell raised or Sphinx warned);
     with `capture`, its stdout and stderr hold the whole log.
     """
@@ -700,7 +701,12 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("build", help="build the HTML book into _build/html")
+    build = sub.add_parser("build", help="build the HTML book into _build/html")
+    build.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="leave the closing page's table as it is (the tests build so)",
+    )
     sub.add_parser("list", help="the chapters in book order")
     sub.add_parser(
         "sync", help="rewrite setup cells from _config.yml and the closing table"
@@ -716,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
         return _execute_cli(args.job)
     root = repo_root()
     if args.cmd == "build":
-        done = build_book(root)
+        done = build_book(root, sync=not args.no_sync)
         if done.returncode == 0:
             print(f"The book is at {root / '_build' / 'html' / 'index.html'}")
         return done.returncode
