@@ -4,8 +4,10 @@
 
 Each seed evaluates the committed training runs of that seed (see
 `python -m compgen.subgraph_matching --help`; a seed without one is trained
-first, 10-20 minutes on one thread). Prints the glued values the claims read,
-whether each holds, and the other numbers the prose quotes.
+first, 10-20 minutes on one thread) and the committed scale grid (see
+`python -m compgen.subgraph_matching grid --help`; points missing are
+trained). Prints the glued values the claims read, whether each holds, and
+the other numbers the prose quotes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ QUOTED = (
     "acc_unseen_id", "n_unseen_id", "exact_all_seen", "exact_some_unseen",
     "ood_share_shape", "ood_beyond_trained", "ood_propagation_share",
     "direct_wrong_length_share", "id_acc_live", "live_seconds",
+    # the scale grid (widths at one step count, steps at the chapter's width)
+    "scale_id_small", "scale_id_big", "scale_id_short", "scale_id_long",
+    "scale_ood_max_all", "scale_ood_all", "scale_live_retrace_gap",
 )
 
 
@@ -39,7 +44,11 @@ def main(seeds: list[int]) -> None:
         print(f"seed {seed} ({time.perf_counter() - start:.0f} s)")
         for r in evaluate_claims(sm.CLAIMS, values):
             print(f"  {'holds' if r['holds'] else 'FAILS'}  {r['name']}: {r['detail']}")
-        print("  " + ", ".join(f"{k} {values[k]:.3g}" for k in QUOTED), flush=True)
+        print("  " + ", ".join(f"{k} {values.get(k, float('nan')):.3g}"
+                               for k in QUOTED), flush=True)
+        grid = {k: round(v, 3) for k, v in values.items()
+                if k.startswith(("scale_id_w", "scale_ood_max_w"))}
+        print(f"  grid: {grid}", flush=True)
 
 
 if __name__ == "__main__":

@@ -208,3 +208,52 @@ def test_committed_checkpoints_load(seed):
         assert run.training.steps >= 1000 and run.scratch == scratch
         outs = model.complete(run.model, np.array([[12, 3]]), scratch=scratch)
         assert parse_answer(outs[0]) == 36
+
+
+# ---------------------------------------------------------------- the scale grid
+
+
+def test_scale_grid_spans_ten_times_the_weights_and_steps():
+    from compgen.subgraph_matching import scaling
+
+    pts = scaling.points()
+    widths = sorted({w for w, _ in pts})
+    assert len(widths) >= 4
+    assert scaling.n_weights(widths[-1]) >= 10 * scaling.n_weights(widths[0])
+    steps = sorted(s for w, s in pts if w == scaling.WIDTH)
+    assert steps[-1] >= 10 * steps[0] and steps[-1] == training.FULL[True].steps
+    with pytest.raises(ValueError, match="multiple"):
+        scaling.point_setup(18)
+    with pytest.raises(ValueError, match="steps"):
+        scaling.point_training(0)
+
+
+def test_scale_scores_and_summary():
+    from compgen.subgraph_matching import scaling
+
+    setup = training.Setup()
+    net = model.build_model(scaling.point_setup(16, setup).model, seed=0)
+    test = {(1, 1): np.array([[3, 4], [7, 8]]), (4, 1): np.array([[1234, 5]])}
+    scores = scaling.score(net, test)
+    assert set(scores) == {"1x1", "4x1"}
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    s = scaling.summarize({"1x1": 1.0, "2x1": 0.5, "2x2": 0.5, "3x1": 0.5,
+                           "3x2": 0.5, "4x1": 0.1, "3x3": 0.3}, setup)
+    assert s == pytest.approx({"id": 0.6, "ood": 0.2, "ood_max": 0.3})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_committed_grid_points_load(seed):
+    from compgen.subgraph_matching import scaling
+
+    for width, steps in scaling.points():
+        run, record = scaling.load_point(width, steps, seed)
+        if not record:
+            pytest.skip("no committed grid for this seed")
+        if (width, steps) == (scaling.WIDTH, training.FULL[True].steps):
+            continue
+        assert set(record["scores"]) >= {"3x2", "4x2"}
+        if steps == min(scaling.STEPS) and width == scaling.WIDTH:
+            assert run is None  # the live point keeps only its record
+        else:
+            assert run.model.config.n_embd == width

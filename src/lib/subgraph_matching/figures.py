@@ -246,3 +246,42 @@ def graph_explorer(result: dict, n: int = 6):
     labels = [f"{r['a']} x {r['b']} ({'right' if r['correct'] else 'wrong'})"
               for r in picks]
     return frame_explorer(figs, labels, description="problem", control="dropdown")
+
+
+def plot_scaling(result: dict):
+    """Exact match on the trained sizes and on the best larger size as the
+    scratchpad model grows: left against its weights (at the width axis's
+    steps), right against its training steps (at the chapter's width)."""
+    from .scaling import WIDTH
+
+    grid = result["scaling"]
+    widths = sorted({w for w, _ in grid})
+    common = sorted({s for w, s in grid if w == widths[0]}
+                    & {s for w, s in grid if w == widths[-1]})
+    axes_pts = [sorted((p for p in grid if p[1] == common[0]),
+                       key=lambda p: grid[p]["weights"]) if common else [],
+                sorted(p for p in grid if p[0] == WIDTH)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, pts, xlabel in zip(axes, axes_pts, (
+            f"weights (widths {', '.join(str(w) for w in widths)}; "
+            f"{common[0] if common else '-'} steps)",
+            f"training steps (width {WIDTH})"), strict=True):
+        if not pts:
+            ax.set_visible(False)
+            continue
+        x = [grid[p]["weights"] if ax is axes[0] else p[1] for p in pts]
+        for key, label, color in (("id", "trained sizes (held out)", COLORS["blue"]),
+                                  ("ood_max", "best larger size", COLORS["orange"])):
+            ax.plot(x, [grid[p][key] for p in pts], marker="o", color=color,
+                    label=label)
+        for xi, p in zip(x, pts, strict=True):
+            if grid[p]["how"] == "trained live":
+                ax.scatter(xi, grid[p]["id"], s=140, facecolor="none",
+                           edgecolor=COLORS["black"], zorder=4,
+                           label="trained on this page")
+        ax.set(xscale="log", xlabel=xlabel, ylim=(-0.05, 1.05))
+        ax.legend(fontsize=8)
+    axes[0].set(ylabel="exact match (scratchpad)", title="A wider model")
+    axes[1].set(title="A longer training run")
+    fig.tight_layout()
+    return fig
