@@ -35,12 +35,16 @@ def main() -> None:
         "--pretrain-steps", type=int, default=sn.Experiment.pretrain_steps
     )
     parser.add_argument("--no-widths", action="store_true", help="skip the width axis")
+    parser.add_argument(
+        "--widths", type=int, nargs="+", default=list(sn.Experiment.widths)
+    )
     args = parser.parse_args()
     exp = dataclasses.replace(
         sn.Experiment(),
         n_seeds=args.n_seeds,
         pretrain_steps=args.pretrain_steps,
         family=sn.TaskFamily(n_tasks=args.n_tasks),
+        widths=tuple(args.widths),
     )
     print(exp)
     for seed in args.seeds:
