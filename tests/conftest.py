@@ -176,20 +176,66 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
-@pytest.fixture(scope="session")
-def smoke_runs(request, tmp_path_factory) -> dict[Path, dict]:
-    """The chapters of this session's smoke tests, each executed once at smoke
-    parameters, side by side like the book build (one per core, one torch
-    thread each): {notebook: execute_chapters record, plus "output"}."""
-    from compgen.book import chapter_notebooks, execute_chapters
+def _notebooks_of(session, *fixtures: str) -> list[Path]:
+    """The chapters (in book order) of the session's tests using `fixtures`."""
+    from compgen.book import chapter_notebooks
 
     wanted = {
         item.callspec.params["notebook"]
-        for item in request.session.items
+        for item in session.items
         if "notebook" in getattr(getattr(item, "callspec", None), "params", {})
-        and "smoke_runs" in getattr(item, "fixturenames", ())
+        and set(fixtures) & set(getattr(item, "fixturenames", ()))
     }
-    notebooks = [p for p in chapter_notebooks(ROOT) if p in wanted]
+    return [p for p in chapter_notebooks(ROOT) if p in wanted]
+
+
+def _colab_wheels_ready() -> bool:
+    import colab_env
+
+    return (colab_env.wheels_dir() / ".python").exists()
+
+
+def _checkout_is_clean() -> bool:
+    """No change to commit: what the Colab runs install (HEAD) is what is here."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+    )
+    return done.returncode == 0 and not done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def colab_runs(request, tmp_path_factory) -> dict:
+    """The session's chapters run once as on Colab (tests/colab_kernel.py), for
+    the Colab tests and, on a clean checkout, the smoke tests."""
+    import colab_env
+    import colab_kernel
+
+    if not _colab_wheels_ready():
+        wheels = colab_env.wheels_dir()
+        message = f"no Colab wheels in {wheels}: run `make test` (downloads them once)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    chapters = _notebooks_of(request.session, "colab_runs", "smoke_runs")
+    return colab_kernel.run_chapters(chapters, tmp_path_factory.mktemp("colab"))
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(request, tmp_path_factory) -> dict[Path, dict]:
+    """The chapters of this session's smoke tests, each executed once at smoke
+    parameters: {notebook: {"error": None or what failed, "output": notebook}}.
+
+    On a clean checkout with Colab's wheels at hand, these are the Colab runs
+    (conftest's colab_runs: the same chapters at the same parameters, as a
+    student on Colab runs them), so no chapter runs twice at smoke size. Else
+    they run here, side by side like the book build (one per core, one torch
+    thread each), and each record is execute_chapters', plus "output"."""
+    from compgen.book import execute_chapters
+
+    notebooks = _notebooks_of(request.session, "smoke_runs")
+    if _colab_wheels_ready() and _checkout_is_clean():
+        runs = request.getfixturevalue("colab_runs")["results"]
+        return {p: _from_colab(runs[p]) for p in notebooks}
     folder = tmp_path_factory.mktemp("smoke")
     outputs = {p: folder / p.name for p in notebooks}
     runs = execute_chapters(
@@ -197,3 +243,8 @@ def smoke_runs(request, tmp_path_factory) -> dict[Path, dict]:
     )
     pairs = zip(notebooks, runs, strict=True)
     return {p: {**r, "output": outputs[p]} for p, r in pairs}
+
+
+def _from_colab(run: dict) -> dict:
+    error = None if run["rc"] == 0 else f"as on Colab:\n{run['log']}"
+    return {"error": error, "output": run["out"]}

@@ -16,7 +16,8 @@ def test_the_toc_lists_chapters():
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_at_smoke(notebook, smoke_runs):
-    """Run side by side with the others (conftest's smoke_runs, as the book build)."""
+    """Run once per session (conftest's smoke_runs: on a clean checkout, the
+    chapters as run on Colab; else here, side by side like the book build)."""
     run = smoke_runs[notebook]
     assert run["error"] is None, f"{notebook.name} failed at smoke:\n{run['error']}"
     # every value a claim reads is glued, even in the smoke run
