@@ -6,6 +6,7 @@
     python -m compgen.trm train --preset gpu --set d_model=32 steps=20  # tiny
     python -m compgen.trm data --size 9 --givens 25 --n 3000 --tier search
     python -m compgen.trm ablation --out src/lib/trm/book_runs  # the book's runs
+    python -m compgen.trm scaling --out src/lib/trm/scaling_runs --seeds 0 1 2
 
 `train` writes metrics.json (accuracy, curves, wall time, device, settings),
 model.pt (the weights to evaluate with, small) and checkpoint.pt (to resume:
@@ -98,6 +99,22 @@ def ablation_command(args: argparse.Namespace) -> dict:
     return {n: r["metrics"] for n, r in results.items()}
 
 
+def scaling_command(args: argparse.Namespace) -> dict:
+    """Train the single pass at every width of scaling.WIDTHS, and save them."""
+    from .scaling import WIDTHS, train_grid
+
+    changes = {**BOOK_TIER, **parse_settings(args.set or [])}
+    cfg = override(PRESETS["cpu"], changes)
+    widths = tuple(args.widths or WIDTHS)
+    command = "python -m compgen.trm scaling --seeds " + " ".join(
+        str(s) for s in args.seeds
+    ) + "".join(f" --set {pair}" for pair in args.set or [])
+    runs = train_grid(cfg, widths, tuple(args.seeds), out=args.out, command=command)
+    for k, r in runs.items():
+        print(f"{k:>10}: {r['params']:>7} weights, exact {r['exact']:.3f}")
+    return runs
+
+
 def data_command(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     data = load_sudoku(
@@ -126,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="folder for weights.pt, record.json")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override settings")
+    s = sub.add_parser("scaling", help="train and save the wider single passes")
+    s.add_argument("--out", required=True, help="folder for record.json, weights.pt")
+    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--widths", type=int, nargs="+")
+    s.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override settings")
     d = sub.add_parser("data", help="generate (and cache) a puzzle set")
     d.add_argument("--size", type=int, default=9)
     d.add_argument("--givens", type=int, default=25)
@@ -141,6 +163,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         return train_command(args)
     if args.command == "ablation":
         return ablation_command(args)
+    if args.command == "scaling":
+        return scaling_command(args)
     data_command(args)
     return None
 
