@@ -34,6 +34,11 @@ def main() -> None:
     parser.add_argument(
         "--pretrain-steps", type=int, default=sn.Experiment.pretrain_steps
     )
+    parser.add_argument(
+        "--within-fields",
+        action="store_true",
+        help="pretraining tasks each read one field only (tests why mixing helps)",
+    )
     parser.add_argument("--no-widths", action="store_true", help="skip the width axis")
     parser.add_argument(
         "--widths", type=int, nargs="+", default=list(sn.Experiment.widths)
@@ -43,7 +48,7 @@ def main() -> None:
         sn.Experiment(),
         n_seeds=args.n_seeds,
         pretrain_steps=args.pretrain_steps,
-        family=sn.TaskFamily(n_tasks=args.n_tasks),
+        family=sn.TaskFamily(n_tasks=args.n_tasks, within_fields=args.within_fields),
         widths=tuple(args.widths),
     )
     print(exp)

@@ -140,6 +140,9 @@ def test_family_labels_match_a_loop_over_examples_and_tasks():
             assert 1 <= t < len(subset)
     assert sn.TaskFamily(n_inputs=10, n_tasks=12, seed=3).tasks == FAMILY.tasks
     assert sn.TaskFamily(n_inputs=10, n_tasks=12, seed=4).tasks != FAMILY.tasks
+    inside = sn.TaskFamily(n_inputs=10, n_tasks=30, within_fields=True).tasks
+    assert all(max(s) < 5 or min(s) >= 5 for _, s, _ in inside)  # one field each
+    assert {min(s) >= 5 for _, s, _ in inside} == {True, False}  # both fields
     # a stack of batches (S, n, in) gets labels (S, n, n_tasks), the same per slice
     stacked = FAMILY.labels(torch.stack([x[:50], x[50:100]]))
     assert torch.equal(stacked[1], labels[50:100])
@@ -229,6 +232,7 @@ def test_bootstrap_difference_and_cross_damage_by_hand():
     "call, match",
     [
         (lambda: sn.TaskFamily(n_tasks=0), "n_tasks"),
+        (lambda: sn.TaskFamily(n_inputs=7, within_fields=True), "even"),
         (lambda: FAMILY.labels(torch.ones(3, 7)), "inputs"),
         (lambda: sn.train_network(TASK, seed=0, rule="family"), "TaskFamily"),
         (lambda: sn.train_stack(TASK, seeds=[0], rule="family"), "TaskFamily"),

@@ -31,34 +31,41 @@ class TaskFamily:
     n_inputs: int = 14  # the compound task's inputs (two fields of 7 bits)
     n_tasks: int = 48
     seed: int = 0  # which family: fixed across the networks' seeds
+    # True: every subset lies inside one of the two fields (first or second
+    # half of the bits), so no task mixes the fields the way A XOR B does
+    within_fields: bool = False
 
     def __post_init__(self):
         if self.n_inputs < 3:
             raise ValueError(f"n_inputs must be >= 3, got {self.n_inputs}")
         if self.n_tasks < 1:
             raise ValueError(f"n_tasks must be >= 1, got {self.n_tasks}")
+        if self.within_fields and (self.n_inputs % 2 or self.n_inputs < 6):
+            raise ValueError(
+                f"within_fields needs an even n_inputs >= 6, got {self.n_inputs}"
+            )
 
     @cached_property
     def tasks(self) -> list[tuple[str, tuple[int, ...], int]]:
         """(kind, subset of bit positions, threshold) per task, kinds in turn."""
         rng = make_rng(self.seed)
+        pool = self.n_inputs // 2 if self.within_fields else self.n_inputs
         out = []
         for k in range(self.n_tasks):
             kind = KINDS[k % len(KINDS)]
             if kind == "majority":
-                size = int(rng.choice([s for s in (3, 5, 7) if s <= self.n_inputs]))
+                size = int(rng.choice([s for s in (3, 5, 7) if s <= pool]))
                 t = size // 2 + 1
             elif kind == "threshold":
-                size = int(rng.integers(3, min(8, self.n_inputs) + 1))
+                size = int(rng.integers(3, min(8, pool) + 1))
                 t = int(rng.integers(1, size))  # 1 .. size - 1
             else:
                 size = int(rng.integers(2, 4))
                 t = 0  # unused
-            subset = tuple(
-                sorted(
-                    int(i) for i in rng.choice(self.n_inputs, size=size, replace=False)
-                )
-            )
+            chosen = rng.choice(pool, size=size, replace=False)
+            if self.within_fields:
+                chosen = chosen + pool * int(rng.integers(0, 2))  # which field
+            subset = tuple(sorted(int(i) for i in chosen))
             out.append((kind, subset, t))
         return out
 
