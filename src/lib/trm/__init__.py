@@ -5,6 +5,7 @@
 `experiment`: the chapter's runs, figures, explorer, claims and exercises.
 """
 
+from . import scaling
 from .cli import main
 from .experiment import *  # noqa: F403
 from .experiment import CLAIMS, EXERCISES, HEADLINES
@@ -12,4 +13,4 @@ from .model import *  # noqa: F403
 from .sudoku import *  # noqa: F403
 from .training import *  # noqa: F403
 
-__all__ = ["CLAIMS", "EXERCISES", "HEADLINES", "main"]
+__all__ = ["CLAIMS", "EXERCISES", "HEADLINES", "main", "scaling"]
