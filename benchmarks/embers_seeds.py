@@ -2,6 +2,12 @@
 
     .venv/bin/python benchmarks/embers_seeds.py 0 1 2
     .venv/bin/python benchmarks/embers_seeds.py 0 --steps 1500
+    .venv/bin/python benchmarks/embers_seeds.py 1 2 --record   # also the grid's w64
+    .venv/bin/python benchmarks/embers_seeds.py --report       # the width grid only
+
+`--record` adds each run to the width grid's record (`compgen/embers/trained/
+record.json`, as `python -m compgen.embers grid --widths 64` would: the same
+recipe); `--report` prints the grid's gaps per width and seed, training nothing.
 
 Prints, per seed, the glued values the claims read, whether each holds, the
 margins (how far each value is from its bar), prediction 3 at sentence and word
@@ -36,11 +42,31 @@ def margins(v: dict) -> dict[str, float]:
     }
 
 
+def report() -> None:
+    """The two gaps at the last step per width and seed, from the record."""
+    setup = embers.Setup()
+    grid = embers.grid_gaps(embers.read_record(), setup)
+    for w in sorted({w for w, _ in grid}):
+        runs = sorted((s, g) for (ww, s), g in grid.items() if ww == w)
+        n = runs[0][1]["n_params"]
+        task = " ".join(f"s{s} {g['task'][-1]:.2f}" for s, g in runs)
+        out = " ".join(f"s{s} {g['output'][-1]:.2f}" for s, g in runs)
+        print(f"width {w:3d} ({n:6,d} weights): task gap {task}; output gap {out}")
+        for s, g in runs:
+            curve = " ".join(f"{t:.2f}" for t in g["task"])
+            print(f"    seed {s} task gap over steps {g['steps'][1]}..: {curve}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--record", action="store_true")
+    parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
+    if args.report:
+        report()
+        return
     setup = embers.Setup()
     if args.steps:
         setup = replace(setup, steps=args.steps)
@@ -48,6 +74,10 @@ def main() -> None:
         start, cpu = time.perf_counter(), time.process_time()
         result = embers.run(setup, seed=seed)
         v = embers.summary_values(result)
+        if args.record and not args.steps:
+            from compgen.embers import scaling
+
+            scaling.add_to_record(scaling.run_entry(result, time.process_time() - cpu))
         print(
             f"seed {seed} ({time.perf_counter() - start:.0f} s wall, "
             f"{time.process_time() - cpu:.0f} s CPU)"

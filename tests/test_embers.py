@@ -205,3 +205,63 @@ def test_run_glues_every_claimed_value_and_builds_the_explorers():
         embers.decode_sentence(result, "ab 12", 3)
     curve = embers.logprob_curve(result, 13, n_bins=3)
     assert len(curve["acc"]) == 3 and np.all(np.diff(curve["logprob"]) > 0)
+
+
+def test_width_setup_gaps_by_hand_and_bad_input():
+    s = embers.width_setup(16)
+    assert s.model.n_embd == 16 and s.steps == embers.Setup().steps
+    assert embers.width_setup(64) == embers.Setup()  # the chapter's model
+    n = [
+        sum(p.numel() for p in Transformer(embers.width_setup(w).model).parameters())
+        for w in embers.WIDTHS
+    ]
+    assert n == sorted(n) and n[-1] / n[0] >= 10  # the grid spans 10x the weights
+    for bad in (0, 12, 20.0, True):
+        with pytest.raises(ValueError, match="width must be"):
+            embers.width_setup(bad)
+    with pytest.raises(ValueError, match="stop_at must be"):
+        embers.retrace(16, stop_at=0)
+    with pytest.raises(ValueError, match="no run w40/s0"):
+        embers.retrace(40)
+    acc = {(13, "common"): 1.0, (13, "rare"): 0.9, (13, "non-words"): 0.5}
+    acc |= {(12, "common"): 0.6, (12, "rare"): 0.3, (12, "non-words"): 0.0}
+    task, out = embers.gap_pair(acc, embers.Setup())
+    assert task == pytest.approx((0.4 + 0.6 + 0.5) / 3)
+    assert out == pytest.approx((0.5 + 0.6) / 2)
+
+
+def test_grid_record_round_trip_and_summary():
+    tiny = embers.Setup(steps=20, eval_every=10, n_train=64, n_test=4, batch_size=8)
+    a = embers.train_model(embers.width_setup(16, tiny), seed=0)
+    b = embers.train_model(embers.width_setup(16, tiny), seed=0)
+    assert (
+        a["history"].series("loss")[1].tolist()
+        == b["history"].series("loss")[1].tolist()
+    )  # deterministic
+    quiet = embers.train_model(embers.width_setup(16, tiny), seed=0, score=False)
+    assert quiet["evals"] == {} and np.allclose(
+        quiet["history"].series("loss")[1], a["history"].series("loss")[1]
+    )  # scoring changes nothing in training
+    entry = embers.scaling.run_entry(a, 1.0)
+    assert entry["width"] == 16 and sorted(entry["acc"]) == ["0", "10", "20"]
+    assert embers.record_acc(entry) == a["evals"][20]["acc"]
+    grid = embers.grid_gaps({"w16/s0": entry}, tiny)
+    assert grid[16, 0]["steps"] == [0, 10, 20]
+    assert grid[16, 0]["task"][-1] == embers.gap_pair(a["evals"][20]["acc"], tiny)[0]
+    live = {"width": 16, "steps": 3, "diff": 0.0, "n_compared": 0}
+    result = embers.run(tiny, seed=0)
+    v = embers.scaling_summary(result, grid, {16: a["evals"][20]["acc"]}, live)
+    assert v["scale_n_widths"] == 2 and v["scale_width_large"] == 64
+    assert v["scale_param_ratio"] > 10 and v["scale_build_diff"] == 0.0
+    assert v["scale_step_first"] == 10 and v["scale_step_last"] == 20
+    assert all(math.isfinite(x) for x in v.values() if isinstance(x, float))
+
+
+def test_committed_width_grid_loads_and_retraces():
+    record = embers.read_record()
+    for w in embers.WIDTHS[:-1]:
+        model = embers.load_width(w)
+        n = sum(p.numel() for p in model.parameters())
+        assert n == record[f"w{w}/s0"]["n_params"]
+    live = embers.retrace(16, stop_at=50)
+    assert live["n_compared"] == 1 and live["diff"] < 1e-3

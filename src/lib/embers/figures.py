@@ -223,3 +223,62 @@ def live_decoder(result: dict, colab_url: str | None = None):
 
     button.on_click(on_click)
     return w.VBox([note, w.HBox([text, k, button]), out])
+
+
+def plot_scaling(result: dict, grid: dict):
+    """The two gaps against training steps (one line per width, mean over the
+    recorded seeds) and, at the end of training, against the weights."""
+    from .scaling import merge_live
+
+    grid = merge_live(result, grid)
+    widths = sorted({w for w, _ in grid})
+    shades = plt.cm.viridis(np.linspace(0.1, 0.85, len(widths)))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    for ax, gap, title in zip(
+        axes[:2],
+        ("task", "output"),
+        ("task gap: frequent - rare shift", "output gap: common words - non-words"),
+        strict=True,
+    ):
+        for w, color in zip(widths, shades, strict=True):
+            runs = [g for (ww, _), g in grid.items() if ww == w]
+            steps = runs[0]["steps"]
+            mean = np.mean([g[gap] for g in runs], axis=0)
+            keep = [i for i, s in enumerate(steps) if s > 0]
+            ax.plot(
+                [steps[i] for i in keep],
+                mean[keep],
+                "o-",
+                ms=3,
+                color=color,
+                label=f"width {w} ({runs[0]['n_params']:,} weights)",
+            )
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set(xscale="log", xlabel="training steps (log scale)", title=title)
+        ax.set_ylim(-0.25, 1.05)
+    axes[0].set_ylabel("accuracy gap")
+    axes[0].legend(fontsize=7, loc="upper left")
+    ax = axes[2]
+    for gap, color, label in (
+        ("task", COLORS["blue"], "task gap"),
+        ("output", COLORS["green"], "output gap"),
+    ):
+        xs, means = [], []
+        for w in widths:
+            runs = [g for (ww, _), g in grid.items() if ww == w]
+            x = runs[0]["n_params"]
+            last = [g[gap][-1] for g in runs]
+            ax.plot([x] * len(last), last, "o", color=color, alpha=0.45, ms=5)
+            xs.append(x)
+            means.append(np.mean(last))
+        ax.plot(xs, means, "-", color=color, label=f"{label} (dots: seeds)")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(
+        xscale="log",
+        xlabel="weights (log scale)",
+        title=f"after {max(result['evals'])} steps",
+        ylim=(-0.25, 1.05),
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -172,8 +172,11 @@ def flat_record(ev: dict) -> dict[str, float]:
     return rec
 
 
-def train_model(setup: Setup, *, seed: int, checkpoint=None) -> dict:
-    """Train on the mixture, evaluating every `eval_every` steps.
+def train_model(
+    setup: Setup, *, seed: int, checkpoint=None, score: bool = True
+) -> dict:
+    """Train on the mixture, evaluating every `eval_every` steps (`score=False`:
+    never; the losses alone, to retrace a recorded run cheaply).
 
     Returns the model, its history (losses and flat evaluation records) and the
     full evaluations by step."""
@@ -208,7 +211,7 @@ def train_model(setup: Setup, *, seed: int, checkpoint=None) -> dict:
             batches(x, y, batch_size=setup.batch_size, seed=seed),
             loss_fn=loss_fn,
             config=config,
-            evaluate=evaluate_now,
+            evaluate=evaluate_now if score else None,
             checkpoint=checkpoint,
             device="cpu",
             desc="embers",
