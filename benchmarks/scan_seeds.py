@@ -45,6 +45,17 @@ def widths_report() -> dict:
     ratio = stats[large]["n_weights"] / stats[small]["n_weights"]
     worst = max(st["max"] for st in stats.values())
     print(f"{len(stats)} widths, {ratio:.1f}x the weights, max add-jump {worst:.4f}")
+    meta = X.read_record().get("meta/addprim_jump/0", {})
+    g = {
+        "scale_addjump_max": worst,
+        "scale_weight_ratio": ratio,
+        "scale_n_widths": len(stats),
+        "meta_addprim_jump": meta.get("test_accuracy", 0.0),
+        **{f"scale_n_seeds_w{w}": len(st["acc"]) for w, st in stats.items()},
+    }
+    for claim in X.CLAIMS:
+        if claim.name == "scale_leaves_add_jump" and all(u in g for u in claim.uses):
+            print(f"{'holds' if claim.check(g) else 'FAILS'}  {claim.name} (record)")
     return stats
 
 

@@ -96,7 +96,11 @@ def run(exp: Experiment = Experiment(), *, seed: int = 0) -> dict:
     # afresh, and the smallest retraced live
     out["scaling"] = {
         "stats": width_stats(),
-        "scored": score_widths(COMMITTED, eval_limit=exp.eval_limit),
+        "scored": score_widths(  # 64 is the baseline scored above
+            COMMITTED,
+            eval_limit=exp.eval_limit,
+            known={64: out["acc"]["baseline", "addprim_jump"]},
+        ),
         "live": retrace(LIVE_WIDTH, stop_at=exp.scale_steps),
     }
     return out

@@ -64,19 +64,24 @@ def _subset(pairs, n, seed=0):
 
 
 def score_widths(
-    widths=COMMITTED, *, eval_limit: int | None = None, n_train: int = 1000
+    widths=COMMITTED,
+    *,
+    eval_limit: int | None = None,
+    n_train: int = 1000,
+    known: dict[int, float] | None = None,
 ) -> dict[int, dict]:
     """The committed seed-0 models scored afresh: add-jump test accuracy
-    (`eval_limit` commands, None: all) and accuracy on `n_train` of their
-    training pairs (the same subset the record's `train_accuracy` used)."""
+    (`eval_limit` commands, None: all; `known`: widths already scored on the
+    same commands) and accuracy on `n_train` of their training pairs (the
+    subset the record's `train_accuracy` used)."""
     train_pairs, test_pairs = split(SPLIT)
     test = _subset(test_pairs, eval_limit)
     train = _subset(train_pairs, n_train)
-    out = {}
+    out, known = {}, known or {}
     for w in widths:
         model, _ = load_reference(width_kind(w), SPLIT, 0)
         out[w] = {
-            "test": accuracy(model, test),
+            "test": known[w] if w in known else accuracy(model, test),
             "train": accuracy(model, train),
             "n_weights": sum(p.numel() for p in model.parameters()),
         }
