@@ -11,6 +11,7 @@ holds, and the wall time per seed. Run nothing else meanwhile.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from compgen.claims import evaluate_claims  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--dump", type=Path, help="write every glued value here (JSON)")
     args = parser.parse_args()
     notebook = repo_root(Path(__file__).parent) / "chapters" / "binding.ipynb"
     names = sorted({n for claim in CLAIMS for n in claim.uses})
@@ -45,6 +47,9 @@ def main() -> int:
             failures += sum(not r["holds"] for r in verdicts)
             rows.append((seed, seconds, glued, verdicts))
             print(f"seed {seed}: {seconds:.0f} s", flush=True)
+            if args.dump:
+                dump = {str(s): g for s, _, g, _ in rows}
+                args.dump.write_text(json.dumps(dump, indent=1, default=str))
     print(f"\n{'value':<32}" + "".join(f"{'seed ' + str(s):>10}" for s, *_ in rows))
     for name in names:
         print(f"{name:<32}" + "".join(f"{g[name]:>10.3f}" for _, _, g, _ in rows))

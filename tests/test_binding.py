@@ -144,6 +144,47 @@ def test_readers_overfit_and_repeat():
     assert h3.last("acc_train") == 1.0
 
 
+def test_reader_grid_members_train_as_they_would_alone():
+    world = scenes.World(n_colors=3, n_shapes=3)
+    s = scenes.all_scenes(2, world=world)
+    config = codes.ReaderConfig(
+        width=16, train=TrainConfig(steps=40, lr=1e-2, eval_every=20)
+    )
+    grid, history = codes.fit_reader_grid(
+        "bag", s, (4, 16), seed=0, world=world, config=config
+    )
+    alone, _ = codes.fit_reader("bag", s, seed=0, world=world, config=config)
+    for a, b in zip(grid[1].parameters(), alone.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    _, again = codes.fit_reader_grid(
+        "bag", s, (4, 16), seed=0, world=world, config=config
+    )
+    assert history.series("loss")[1].tolist() == again.series("loss")[1].tolist()
+    acc = codes.grid_accuracy(history, (4, 16), step=20)
+    assert set(acc) == {4, 16} and set(acc[16]) == {"train"}
+    assert codes.grid_accuracy(history, (4, 16))[16]["train"] == pytest.approx(
+        codes.accuracy(grid[1], "bag", s, world=world)
+    )
+    with pytest.raises(ValueError, match="step 7"):
+        codes.grid_accuracy(history, (4, 16), step=7)
+    with pytest.raises(ValueError, match="widths"):
+        codes.fit_reader_grid("bag", s, (), seed=0, world=world, config=config)
+
+
+def test_no_bag_reader_of_any_width_passes_the_counted_ceiling():
+    s = scenes.all_scenes(2, world=SMALL)
+    look = codes.ambiguous(s, "bag", world=SMALL)
+    config = codes.ReaderConfig(train=TrainConfig(steps=150, lr=1e-2, eval_every=0))
+    grid, _ = codes.fit_reader_grid(
+        "bag", s, (8, 32), seed=0, world=SMALL, config=config
+    )
+    ceiling = codes.best_accuracy(s[look], "bag", world=SMALL)
+    assert ceiling == 0.5
+    for reader in grid:
+        assert codes.accuracy(reader, "bag", s[look], world=SMALL) <= ceiling
+        assert codes.accuracy(reader, "bag", s[~look], world=SMALL) == 1.0
+
+
 # ---------------------------------------------------------------- pixels
 
 
@@ -200,6 +241,25 @@ def test_slot_model_overfits_a_few_scenes_and_repeats():
     with torch.no_grad():
         logits = m2(fixed["images"], fixed["queries"], fixed["n_slots"])
     assert (logits.argmax(-1) == fixed["answers"]).float().mean() >= 0.75
+
+
+def test_baseline_grid_member_is_the_chapter_baseline():
+    config = pixels.PixelConfig(
+        counts=(1, 2), batch_size=4, train=TrainConfig(steps=3, lr=1e-3)
+    )
+    members, history = pixels.fit_baselines((4, 32), seed=0, config=config)
+    alone, _ = pixels.fit("baseline", seed=0, config=config)
+    assert [m.fc.out_features for m in members] == [16, 128]
+    for a, b in zip(members[1].parameters(), alone.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    _, again = pixels.fit_baselines((4, 32), seed=0, config=config)
+    assert history.series("loss")[1].tolist() == again.series("loss")[1].tolist()
+    batch = pixels.scene_batch(5, seed=0, n_objects=3)
+    logits = pixels.BaselineGrid(members)(batch["images"], batch["queries"])
+    assert logits.shape == (2, 5, 3, WORLD.n_colors)
+    for bad in ((), (0, 8), (4.0,)):
+        with pytest.raises(ValueError, match="widths"):
+            pixels.fit_baselines(bad, seed=0, config=config)
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,43 @@ CLAIMS = [
         lambda g: g["seg_acc_slots_most"] - g["seg_acc_baseline_most"] >= 0.15,
     ),
     Claim(
+        "no_bag_reader_of_any_size_binds",
+        "Growing the bag reader ≥ 100x in weights, and training it 10x longer, "
+        "leaves it at the coin-flip ceiling on look-alikes (every width ≤ the "
+        "counted ceiling + 0.05) while the smallest and the largest answer unique "
+        "scenes (≥ 0.95).",
+        (
+            "scale_bag_ratio",
+            "scale_bag_look_max",
+            "ceiling_look_bag",
+            "scale_bag_unique_small",
+            "scale_bag_unique_large",
+        ),
+        lambda g: (
+            g["scale_bag_ratio"] >= 100
+            and g["scale_bag_look_max"] <= g["ceiling_look_bag"] + 0.05
+            and min(g["scale_bag_unique_small"], g["scale_bag_unique_large"]) >= 0.95
+        ),
+    ),
+    Claim(
+        "bigger_cnn_stays_below_slots",
+        "Across ≥ 10x the CNN's weights, its best width at the most objects stays "
+        "below slot attention (by ≥ 0.15), though slot attention has fewer weights "
+        "than the largest CNN.",
+        (
+            "scale_cnn_ratio",
+            "scale_cnn_most_max",
+            "seg_acc_slots_most",
+            "slot_model_weights",
+            "scale_cnn_weights_large",
+        ),
+        lambda g: (
+            g["scale_cnn_ratio"] >= 10
+            and g["seg_acc_slots_most"] - g["scale_cnn_most_max"] >= 0.15
+            and g["slot_model_weights"] < g["scale_cnn_weights_large"]
+        ),
+    ),
+    Claim(
         "slots_find_objects",
         "Slot masks recover the objects: foreground ARI ≥ 0.9 with as many objects "
         "as in training, still ≥ 0.7 with three times as many.",
@@ -111,6 +148,8 @@ HEADLINES = [
         "{share_look_alike_bag_2:.0%}; the bag reader answers "
         "{rep_acc_look_bag:.2f} on them (ceiling 0.5)",
         "greff2020binding",
+        scaling="bag reader on look-alikes {scale_bag_look_small:.2f} → "
+        "{scale_bag_look_large:.2f} ({scale_bag_ratio:.0f}x the weights)",
     ),
     Headline(
         "Held-out colour-shape pairs, beside another object: bag vs slots",
@@ -123,5 +162,7 @@ HEADLINES = [
         "slots are surveyed as the way to segregate objects",
         "{seg_acc_slots_most:.2f} vs {seg_acc_baseline_most:.2f}",
         "greff2020binding",
+        scaling="CNN {scale_cnn_most_small:.2f} → {scale_cnn_most_large:.2f} "
+        "({scale_cnn_ratio:.0f}x the weights; slots {seg_acc_slots_most:.2f})",
     ),
 ]

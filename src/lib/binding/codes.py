@@ -236,6 +236,98 @@ def fit_reader(
     return model, history
 
 
+class ReaderGrid(nn.Module):
+    """Readers of one code at several widths side by side: one forward runs all.
+
+    No weight is shared and the loss sums the members' losses, so each member
+    gets the gradients it would get trained alone on the same batches.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, code: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """code (n, d), query (n,) -> logits (M, n, C), one row per member."""
+        return torch.stack([m(code, query) for m in self.members])
+
+
+def fit_reader_grid(
+    code: str,
+    scenes: np.ndarray,
+    widths,
+    *,
+    seed: int,
+    world: World = World(),
+    config: ReaderConfig = ReaderConfig(),
+    eval_sets: dict[str, np.ndarray] | None = None,
+) -> tuple[list[nn.Module], History]:
+    """Train one reader of `code` per width, side by side, on every query of `scenes`.
+
+    Each member starts where `fit_reader` would start it at that width and
+    sees the same batches, so the member of width `config.width` is the reader
+    `fit_reader` trains. Records "acc_<set>_<width>" for each set in
+    `eval_sets` (default: "train", the scenes trained on) every
+    `config.train.eval_every` steps; `grid_accuracy` reads them back.
+    """
+    widths = tuple(widths)
+    if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
+        raise ValueError(f"widths must be positive ints, got {widths!r}")
+    x, q, y = _query_tensors(scenes, code, world)
+    members = []
+    for w in widths:
+        seed_everything(seed)
+        members.append(make_reader(code, world, width=w))
+    grid = ReaderGrid(members)
+    sets = dict(eval_sets) if eval_sets else {"train": scenes}
+
+    def evaluate(g: ReaderGrid) -> dict[str, float]:
+        return {
+            f"acc_{k}_{w}": accuracy(m, code, v, world=world)
+            for w, m in zip(widths, g.members, strict=True)
+            for k, v in sets.items()
+        }
+
+    def loss_fn(g: ReaderGrid, batch) -> torch.Tensor:
+        logits = g(batch[0], batch[1])  # (M, n, C)
+        target = batch[2].repeat(len(widths))
+        return nn.functional.cross_entropy(logits.flatten(0, 1), target) * len(widths)
+
+    history = train(
+        grid,
+        batches_from_tensors(x, q, y, batch_size=config.batch_size, seed=seed),
+        loss_fn=loss_fn,
+        config=config.train,
+        evaluate=evaluate,
+        device="cpu",
+        desc=f"{code} readers",
+    )
+    return members, history
+
+
+def grid_accuracy(
+    history: History, widths, *, step: int | None = None
+) -> dict[int, dict[str, float]]:
+    """Accuracies of a `fit_reader_grid` run: result[width][set], at `step` or last."""
+    widths = tuple(widths)
+    tag = f"_{widths[0]}"
+    records = [
+        r for r in history if any(k.endswith(tag) for k in r if k.startswith("acc_"))
+    ]
+    if step is not None:
+        records = [r for r in records if r["step"] == step]
+    if not records:
+        raise ValueError(f"no evaluation at step {step} in this history")
+    record = records[-1]
+    out: dict[int, dict[str, float]] = {w: {} for w in widths}
+    for key, value in record.items():
+        if key.startswith("acc_"):
+            name, _, width = key[4:].rpartition("_")
+            if int(width) in out:
+                out[int(width)][name] = value
+    return out
+
+
 def hold_out_pairs(world: World = World(), *, seed: int) -> np.ndarray:
     """(colour, shape) pairs never shown in training, (m, 2): one per colour.
 

@@ -202,6 +202,19 @@ def adjusted_rand_index(true: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
     return torch.where(same, torch.ones_like(top), (both - expected) / (top - expected))
 
 
+def _fresh_batches(config: PixelConfig, seed: int, world: World):
+    """batch(step): fresh scenes of config.counts objects, one count per step."""
+    counts = np.array(config.counts)
+
+    def fresh(step: int) -> dict:
+        k = int(counts[step % len(counts)])
+        return scene_batch(
+            config.batch_size, seed=seed * 100_003 + step, n_objects=k, world=world
+        )
+
+    return fresh
+
+
 def fit(
     kind: str,
     *,
@@ -218,24 +231,74 @@ def fit(
     """
     seed_everything(seed)
     model = make_model(kind, world, config)
-    counts = np.array(config.counts)
-
-    def fresh(step: int) -> dict:
-        k = int(counts[step % len(counts)])
-        return scene_batch(
-            config.batch_size, seed=seed * 100_003 + step, n_objects=k, world=world
-        )
-
     weight = config.recon_weight if kind == "slots" else 0.0
     history = train(
         model,
-        batches or fresh,
+        batches or _fresh_batches(config, seed, world),
         loss_fn=lambda m, b: loss_fn(m, b, weight),
         config=config.train,
         device=device,
         desc=kind,
     )
     return model, history
+
+
+class BaselineGrid(nn.Module):
+    """CNN baselines of several widths side by side: one forward runs them all.
+
+    No weight is shared and the loss is the sum of the members' losses, so
+    each member gets exactly the gradients it would get trained alone on the
+    same batches; the grid only saves drawing the scenes once per step.
+    """
+
+    def __init__(self, members: list[Baseline]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: torch.Tensor, queries: torch.Tensor, n_slots: int = 0):
+        """images (B, 3, H, W), queries (B, Q) -> logits (M, B, Q, C), M members."""
+        return torch.stack([m(images, queries) for m in self.members])
+
+
+def fit_baselines(
+    widths,
+    *,
+    seed: int,
+    world: World = World(),
+    config: PixelConfig = PixelConfig(),
+    device: torch.device | str | None = "cpu",
+) -> tuple[list[Baseline], History]:
+    """Train one CNN baseline per width (hidden = 4 x width) on the same scenes.
+
+    Each member starts from the weights `fit("baseline", ...)` would give it at
+    that width (the seed is reset before each), and sees the same batches, so
+    the member of width `config.width` is the chapter's baseline.
+    """
+    widths = tuple(widths)
+    if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
+        raise ValueError(f"widths must be positive ints, got {widths!r}")
+    members = []
+    for w in widths:
+        seed_everything(seed)
+        members.append(Baseline(world, w, hidden=4 * w))
+    grid = BaselineGrid(members)
+
+    def grid_loss(model: nn.Module, batch: dict):
+        logits = model(batch["images"], batch["queries"])  # (M, B, Q, C)
+        asked = batch["answers"] >= 0
+        answers = batch["answers"][asked].repeat(len(widths))
+        loss = F.cross_entropy(logits[:, asked].flatten(0, 1), answers)
+        return loss * len(widths)  # the sum of the members' mean losses
+
+    history = train(
+        grid,
+        _fresh_batches(config, seed, world),
+        loss_fn=grid_loss,
+        config=config.train,
+        device=device,
+        desc="baselines",
+    )
+    return members, history
 
 
 @torch.no_grad()

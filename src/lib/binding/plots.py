@@ -209,3 +209,82 @@ def plot_slot_masks(model, batch: dict, index: int = 0):
     bottom.suptitle("each slot's mask (white: the slot paints this pixel)", fontsize=9)
     top.suptitle(f"The slot model on a scene of {k - 1} objects, with {k} slots")
     return fig
+
+
+def plot_scaling(
+    bag: dict, cnn: dict, fixes: dict, *, ceiling: float, chance: float, axes=None
+):
+    """The two failures against the failing model's size, the fixes beside them.
+
+    `bag`: "weights", "look", "unique" and "look_long" (10x the steps), one per
+    width; `cnn`: "weights", "seen", "most"; `fixes`: "reader" and "pixels",
+    each (weights, accuracy) of the slot model at its own size, on look-alikes
+    and at the most objects.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    left, right = axes
+    slot_color = CODE_COLORS["slots"]
+    left.plot(
+        bag["weights"],
+        bag["unique"],
+        "s--",
+        color=CODE_COLORS["bag"],
+        alpha=0.5,
+        label="bag reader, unique scenes",
+    )
+    left.plot(
+        bag["weights"],
+        bag["look"],
+        "o-",
+        color=CODE_COLORS["bag"],
+        label="bag reader, look-alikes",
+    )
+    left.plot(
+        bag["weights"],
+        bag["look_long"],
+        "x:",
+        color=CODE_COLORS["bag"],
+        label="bag reader, look-alikes, 10x steps",
+    )
+    left.axhline(ceiling, color="k", lw=1.5, label="best any bag reader can do")
+    left.plot(
+        *fixes["reader"], "*", ms=14, color=slot_color, label="slot reader, look-alikes"
+    )
+    right.plot(
+        cnn["weights"],
+        cnn["seen"],
+        "s--",
+        color=CODE_COLORS["baseline"],
+        alpha=0.5,
+        label=f"CNN, {cnn['seen_k']} objects (as trained)",
+    )
+    right.plot(
+        cnn["weights"],
+        cnn["most"],
+        "o-",
+        color=CODE_COLORS["baseline"],
+        label=f"CNN, {cnn['most_k']} objects",
+    )
+    right.plot(
+        *fixes["pixels"],
+        "*",
+        ms=14,
+        color=slot_color,
+        label=f"slot attention, {cnn['most_k']} objects",
+    )
+    for ax, title in zip(
+        axes,
+        ("Reading look-alike scenes", "Pixels, more objects than in training"),
+        strict=True,
+    ):
+        mark_chance(ax, chance)
+        ax.set_xscale("log")
+        ax.set(
+            xlabel="trained weights (log scale)",
+            ylabel="accuracy",
+            ylim=(0, 1.08),
+            title=title,
+        )
+        ax.legend(loc="lower right", fontsize=7)
+    return axes
