@@ -370,3 +370,79 @@ def test_the_committed_book_runs_match_the_chapter_settings():
         assert saved["config"] == dataclasses.asdict(trm.variant(cfg, name, seed=0))
     assert set(record["variants"]) == {*ex.TRAINED, "no EMA"}
     assert (ex.BOOK_RUNS / "weights.pt").stat().st_size < 2_500_000
+
+
+def test_hard_test_scores_every_variant_on_fewer_givens():
+    results = ex.run_ablation(TINY, seed=0, checkpoint=False)
+    hard = ex.hard_test(results, TINY, givens=6)
+    assert set(hard) == {f"hard_{k}" for k in ex.summary(results) if "exact" in k}
+    assert all(0.0 <= v <= 1.0 for v in hard.values())
+    assert ex.hard_test(results, TINY, givens=6) == hard  # deterministic
+
+
+def test_seed_ranges_are_the_smallest_and_largest_leads(tmp_path):
+    seeds = {
+        s: {"exact_trm": 0.9, "exact_no_ema": 0.8 - s / 10,
+            "exact_1_step_gradient": 0.85, "hard_exact_trm": 0.8,
+            "hard_exact_no_ema": 0.5, "hard_exact_1_step_gradient": 0.7 - s / 10}
+        for s in range(3)
+    }  # fmt: skip
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps({"command": "test", "seeds": seeds}))
+    r = ex.seed_ranges(ex.seed_record(path))
+    assert r["seeds_last"] == 2
+    assert r["gap_no_ema_min"] == pytest.approx(0.1)
+    assert r["gap_no_ema_max"] == pytest.approx(0.3)
+    assert r["hard_gap_1step_min"] == pytest.approx(0.1)
+    assert r["hard_gap_1step_max"] == pytest.approx(0.3)
+
+
+def test_the_committed_seed_record_holds_the_chapter_claims():
+    seeds = ex.seed_record()
+    assert sorted(seeds) == [0, 1, 2, 3, 4]
+    claim = next(c for c in trm.CLAIMS if c.name.startswith("harder_puzzles"))
+    assert all(claim.evaluate(v)[0] for v in seeds.values())
+
+
+def test_scaling_grid_saves_scores_and_retraces(tmp_path):
+    from compgen.trm import scaling
+
+    runs = scaling.train_grid(TINY, (16, 24), (0,), out=tmp_path / "sc")
+    assert set(runs) == {"w16/s0", "w24/s0"}
+    assert runs["w24/s0"]["params"] > runs["w16/s0"]["params"]
+    record = scaling.load_grid(tmp_path / "sc")
+    assert scaling.matches(record, TINY)
+    assert not scaling.matches(record, dataclasses.replace(TINY, steps=13))
+    saved = scaling.score_saved(tmp_path / "sc")
+    assert saved["key"] == "w24/s0" and saved["exact"] == saved["float16"]
+    assert scaling.table(record) == {16: [runs["w16/s0"]["exact"]],
+                                     24: [runs["w24/s0"]["exact"]]}  # fmt: skip
+    cfg = trm.override(TINY, {"d_model": 16})
+    again, loaded, check = scaling.scaling_results(
+        cfg, live_steps=12, folder=tmp_path / "sc"
+    )
+    assert loaded and check["live_key"] == "w24/s0"
+    assert check["live_loss"] == pytest.approx(check["recorded_loss"], abs=1e-6)
+    s = scaling.summary(again, trm.count_parameters(trm.TRM(cfg.model)))
+    assert s["sp_weight_ratio"] > 1 and s["sp_params_large"] == runs["w24/s0"][
+        "params"
+    ]
+    fresh, loaded, check = scaling.scaling_results(
+        dataclasses.replace(cfg, steps=4), folder=tmp_path / "sc"
+    )
+    assert not loaded and check is None and len(fresh["runs"]) == 2
+
+
+def test_the_committed_scaling_grid_matches_the_chapter_settings():
+    from compgen.trm import scaling
+    from compgen.trm.cli import BOOK_TIER
+
+    cfg = trm.override(trm.PRESETS["cpu"], {**BOOK_TIER, "seed": 0})
+    record = scaling.load_grid()
+    assert scaling.matches(record, cfg)
+    widths = scaling.table(record)
+    assert sorted(widths) == list(scaling.WIDTHS)
+    assert all(len(v) >= 3 for v in widths.values())  # seeds 0-2
+    ratio = scaling.params_by_width(record)[max(widths)] / 86145
+    assert ratio >= 10
+    assert (scaling.SCALING_RUNS / "weights.pt").stat().st_size < 2_000_000
