@@ -27,6 +27,8 @@ def margins(v: dict) -> dict[str, float]:
         "steps: sgd / factored (bar > 1)": v["adapt_speedup"],
         "final error: sgd / factored (bar 3)": v["final_variant_sgd"]
         / max(v["final_variant_factored"], 1e-9),
+        "widths: least share / factored (bar 10)": v["scale_share_min"]
+        / max(v["asym_share_factored"], 1e-6),
     }
 
 
@@ -46,6 +48,14 @@ def main(seeds: list[int]) -> None:
             f"{values['symmetric_fraction_sgd']:.2f}",
             flush=True,
         )
+        widths = sorted(int(k[len("scale_share_w"):]) for k in values
+                        if k.startswith("scale_share_w"))
+        print("  widths: " + ", ".join(
+            f"{w}: share {values[f'scale_share_w{w}']:.3f}, pixel error "
+            f"{values[f'scale_pixel_error_w{w}']:.4f}" for w in widths)
+            + "; live retrace gap "
+            f"{values.get('scale_live_retrace_gap', float('nan')):.2g}",
+            flush=True)
 
 
 if __name__ == "__main__":

@@ -184,3 +184,44 @@ def test_run_glues_every_claimed_value_and_builds_the_explorer():
     assert "compgen-explorer" in widget._dom_classes
     assert len(toggles.options) == 2 and slider.max == 2
     assert len(outer.children) == 2 and len(outer.children[0].children) == 3
+
+
+# ---------------------------------------------------------------- the width grid
+
+
+def test_widened_scales_every_kind_of_unit():
+    from compgen.fer import scaling
+
+    arch = fer.Architecture()
+    wide = scaling.widened(arch, 4)
+    assert wide.width == 4 * arch.width and wide.n_layers == arch.n_layers
+    assert [n for n, _ in wide.units] == [n for n, _ in arch.units]
+    big = fer.CPPN(scaling.widened(arch, max(scaling.FACTORS))).n_weights()
+    assert big >= 10 * fer.CPPN(arch).n_weights()
+    with pytest.raises(ValueError, match="factor"):
+        scaling.widened(arch, 0)
+
+
+def test_sampled_symmetry_is_the_full_measure_when_every_weight_fits():
+    from compgen.fer import scaling
+
+    net = fer.CPPN(seed=3)
+    full = fer.symmetry_breaking(fer.sweep_all(net, (-0.25, 0.25), res=16)[1])
+    some = scaling.sampled_symmetry(net, (-0.25, 0.25), res=16)
+    assert some["share"] == pytest.approx(full["share"], rel=1e-5)
+    few = scaling.sampled_symmetry(net, (-0.25, 0.25), res=16, max_sweeps=50)
+    assert few["n_swept"] == 50 and 0 <= few["share"] <= 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_committed_widths_load(seed):
+    from compgen.fer import scaling
+
+    exp = fer.Experiment()
+    for factor in scaling.FACTORS:
+        width = scaling.widened(exp.arch, factor).width
+        net, record = scaling.load_point(width, seed, exp)
+        if not record:
+            pytest.skip("no committed network of this width for this seed")
+        assert net.arch.width == width and 0 <= record["share"] <= 1
+        assert record["pixel_error"] <= 0.03

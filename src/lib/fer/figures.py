@@ -207,3 +207,35 @@ def sweep_explorer(result: dict, n_values: int = 9, span: float = 0.6, n: int = 
         options=[f"{picks['factored'][k][0]} | SGD #{k + 1}" for k in range(n)]
     )
     return mark_explorer(w.VBox([slider, choice, switcher(pages, choice)]))
+
+
+def plot_scaling(result: dict):
+    """The SGD network's share of asymmetric change (left) and its pixel error
+    (right) against its weights, one point per width; the factored network at
+    its own size beside it. Hollow rings: fitted on this page."""
+    pts = result["scaling"]
+    x = [p["n_weights"] for p in pts]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for ax, key, label in ((axes[0], "share", "share of asymmetric change"),
+                           (axes[1], "pixel_error", "pixel error (RMS)")):
+        ax.plot(x, [p[key] for p in pts], marker="o", color=NET_COLORS["SGD"],
+                label="SGD network")
+        for xi, p in zip(x, pts, strict=True):
+            ax.annotate(f"width {p['width']}", (xi, p[key]), fontsize=8,
+                        textcoords="offset points", xytext=(4, 6))
+            if p["how"] == "trained live":
+                ax.scatter(xi, p[key], s=150, facecolor="none",
+                           edgecolor=COLORS["black"], zorder=4,
+                           label="fitted on this page")
+        f = result["factored"]
+        value = f["symmetry"]["share"] if key == "share" else f["pixel_error"]
+        ax.scatter(result["nets"]["factored"].n_weights(), value, marker="*",
+                   s=160, color=NET_COLORS["factored"], zorder=5,
+                   label="factored network")
+        ax.set(xscale="log", xlabel="weights of the network", ylabel=label)
+        ax.legend(fontsize=8)
+    axes[0].set(ylim=(-0.02, max(0.55, max(p["share"] for p in pts) + 0.05)),
+                title="Fracture as the SGD network grows")
+    axes[1].set(title="Its fit as it grows")
+    fig.tight_layout()
+    return fig
