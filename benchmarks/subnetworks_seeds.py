@@ -52,9 +52,11 @@ def main() -> None:
         widths=tuple(args.widths),
     )
     print(exp)
+    pooled = []
     for seed in args.seeds:
         start, cpu = time.perf_counter(), time.process_time()
         results = sn.run_experiment(exp, seed=seed)
+        pooled += results
         values = sn.summary_values(sn.summarise(results))
         values |= sn.pretraining_values(results)
         if not args.no_widths:
@@ -96,6 +98,15 @@ def main() -> None:
                     f"full {v[f'full_w{w}']:.3f}"
                 )
         print(flush=True)
+    if len(args.seeds) > 1:  # the seed sets together (disjoint if 10 apart)
+        p = sn.pretraining_values(pooled)
+        n = len({(r["seed"], r["condition"]) for r in pooled}) // len(sn.CONDITIONS)
+        print(
+            f"pooled, {n} seeds per condition: spread difference "
+            f"{p['spread_diff']:+.3f} [{p['spread_diff_low']:+.3f}, "
+            f"{p['spread_diff_high']:+.3f}]; mean difference {p['mean_diff']:+.3f} "
+            f"[{p['mean_diff_low']:+.3f}, {p['mean_diff_high']:+.3f}]"
+        )
 
 
 if __name__ == "__main__":
