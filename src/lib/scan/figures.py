@@ -230,7 +230,7 @@ def plot_scaling(result: dict, values: dict):
         [stats[w]["n_weights"] for w in tw],
         [train[w] for w in tw],
         "--",
-        color="#888888",
+        color=ROLE_COLORS["train"],
         marker=".",
         label="baseline, its training commands",
     )
