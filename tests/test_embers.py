@@ -190,6 +190,8 @@ def test_run_glues_every_claimed_value_and_builds_the_explorers():
     tiny = embers.Setup(steps=20, eval_every=10, n_train=64, n_test=4, batch_size=8)
     result = embers.run(tiny, seed=1)
     values = embers.summary_values(result)
+    scale = embers.scaling_inputs(result, retrace_steps=3)
+    values |= embers.scaling_summary(result, **scale)
     used = {n for c in embers.CLAIMS for n in c.uses}
     used |= {k for h in embers.HEADLINES for k in h.keys()}
     assert used <= values.keys()

@@ -215,6 +215,44 @@ CLAIMS = [
     ),
 ]
 
+CLAIMS += [
+    Claim(
+        "scale_leaves_both_gaps",
+        "Within the grid, scale does not close either gap: after the full "
+        "budget, for every recorded seed at width 32 and at width 64 (seeds 0, "
+        "1 and 2), the frequent shift leads the rare one by at least 0.3 and "
+        "common-word sentences lead non-words by at least 0.1; the narrowest "
+        "models (widths 16 and 24, seed 0) decode the frequent shift on at most "
+        "5% of the sentences, so their gaps of zero are no success.",
+        (
+            "scale_task_min_w32",
+            "scale_task_min_w64",
+            "scale_output_min_w32",
+            "scale_output_min_w64",
+            "scale_n_seeds_w64",
+            "scale_frequent_w16",
+            "scale_frequent_w24",
+        ),
+        lambda g: (
+            g["scale_n_seeds_w64"] == 3
+            and min(g["scale_task_min_w32"], g["scale_task_min_w64"]) >= 0.3
+            and min(g["scale_output_min_w32"], g["scale_output_min_w64"]) >= 0.1
+            and max(g["scale_frequent_w16"], g["scale_frequent_w24"]) <= 0.05
+        ),
+    ),
+    Claim(
+        "scale_retraced_live",
+        "The narrowest model, retrained live for its first steps, logs the "
+        "recorded run's training loss within 0.01 at every logged step (at least "
+        "six), and the committed models score within 0.05 of their recorded gaps.",
+        ("scale_live_diff", "scale_live_compared", "scale_build_diff"),
+        lambda g: (
+            g["scale_live_compared"] >= 6
+            and g["scale_live_diff"] <= 0.01
+            and g["scale_build_diff"] <= 0.05
+        ),
+    ),
+]
 
 HEADLINES = [
     Headline(
@@ -224,6 +262,9 @@ HEADLINES = [
         "rot-13 {acc_13_common:.2f} vs rot-12 {acc_12_common:.2f} (common words); "
         "{acc_13_mean:.2f} vs {acc_12_mean:.2f} over all sets",
         "mccoy2023embers",
+        scaling="task gap {scale_task_small:.2f} (rot-13 decoded "
+        "{scale_frequent_small:.0%}) → {scale_task_w32:.2f} → "
+        "{scale_task_large:.2f} ({scale_param_ratio:.0f}x the weights)",
     ),
     Headline(
         "Decoding accuracy, high- vs low-probability plaintexts, same shift",
@@ -232,6 +273,9 @@ HEADLINES = [
         "vs {acc_13_non:.2f} (non-words); rot-12: {acc_12_common:.2f} vs "
         "{acc_12_rare:.2f} vs {acc_12_non:.2f}",
         "mccoy2023embers",
+        scaling="common − non-words {scale_output_small:.2f} → "
+        "{scale_output_w32:.2f} → {scale_output_large:.2f} "
+        "({scale_param_ratio:.0f}x the weights)",
     ),
     Headline(
         "Share of wrong answers more probable than the truth (sentence / word)",
