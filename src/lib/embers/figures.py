@@ -255,6 +255,9 @@ def plot_scaling(result: dict, grid: dict):
             )
         ax.axhline(0, color="k", lw=0.8)
         ax.set(xscale="log", xlabel="training steps (log scale)", title=title)
+        ticks = [t for t in (250, 500, 1000, 2000, 3000) if t <= max(steps)]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.set_ylim(-0.25, 1.05)
     axes[0].set_ylabel("accuracy gap")
     axes[0].legend(fontsize=7, loc="upper left")
