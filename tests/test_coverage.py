@@ -264,6 +264,12 @@ def test_chapter_grid_headline_and_explorer_on_a_tiny_sweep(monkeypatch):
     values = coverage.headline(tiny, results)
     for claim in coverage.CLAIMS:
         assert set(claim.uses) <= values.keys(), claim.name
+    for h in coverage.HEADLINES:  # the scaling column reads the same values
+        assert set(h.keys()) <= values.keys(), h.finding
+    assert values["ood_non_compositional_small_width"] == values[
+        "ood_non_compositional_w4"]
+    assert values["weights_ratio"] == coverage.n_weights(tiny, 8) / coverage.n_weights(
+        tiny, 4)
     assert all(np.isfinite(v) for v in values.values())
     # the explorer: one picture per student, and every Stack follows a control
     # through a client-side link (no kernel needed):
@@ -293,3 +299,11 @@ def test_exercise_reference_for_connectivity_agrees_with_the_graph_check():
         expected = components(combos) == [set(range(combos.shape[1]))]
         assert ex.reference(combos) == expected
     assert ex.check(ex.reference).correct
+
+
+def test_student_weights_by_hand_and_the_widths_span_ten_times():
+    task = ModularTask()  # 8 modules + 16 inputs in, 16 out, two hidden layers
+    assert coverage.n_weights(task, 16) == (24 + 1) * 16 + 17 * 16 + 17 * 16
+    assert len(coverage.WIDTHS) >= 4
+    ws = [coverage.n_weights(task, w) for w in coverage.WIDTHS]
+    assert ws == sorted(ws) and ws[-1] >= 10 * ws[0]

@@ -43,9 +43,15 @@ from .task import (
 )
 
 COVERAGES = (0.1, 0.25, 0.5, 0.75, 0.9)
-WIDTHS = (16, 64, 256)
+WIDTHS = (16, 32, 64, 256)
 N_TASKS = (32, 256, 2048)
 SCALE_COVERAGE = 0.25  # where the width and data comparisons are read
+
+
+def n_weights(task: ModularTask, width: int, depth: int = SweepConfig().depth) -> int:
+    """Weights and biases of one student of this width."""
+    dims = [task.n_modules + task.dim_x] + [width] * depth + [task.dim_y]
+    return sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:], strict=True))
 
 
 def control_coverage(task: ModularTask) -> float:
@@ -120,6 +126,18 @@ def headline(task: ModularTask, results: Sequence[dict]) -> dict[str, float]:
     }
     for s in SUPPORTS:
         out[f"ood_{s}"] = ctrl[s][big]
+    small = widths[0]
+    for s in SUPPORTS:  # each support at the narrowest and at every width
+        out[f"ood_{s}_small_width"] = ctrl[s][small]
+        for w in widths:
+            out[f"ood_{s}_w{w}"] = ctrl[s][w]
+    for s in ("disconnected", "non_compositional"):  # the gap at both ends
+        out[f"gap_{s}_small_width"] = ctrl["compositional"][small] - ctrl[s][small]
+        out[f"gap_{s}_big_width"] = ctrl["compositional"][big] - ctrl[s][big]
+    out["weights_small_width"] = n_weights(task, small)
+    out["weights_big_width"] = n_weights(task, big)
+    out["weights_ratio"] = out["weights_big_width"] / out["weights_small_width"]
+    out["n_widths"] = len(widths)
     out["min_margin_disconnected"] = min(
         ctrl["compositional"][w] - ctrl["disconnected"][w] for w in widths
     )
@@ -365,6 +383,7 @@ __all__ = [
     "make_tasks",
     "make_teacher",
     "module_graph_components",
+    "n_weights",
     "pair_coverage",
     "pair_gap",
     "pick",
@@ -400,6 +419,10 @@ HEADLINES = [
         "{ood_disconnected:.2f} / {ood_non_compositional:.2f} vs "
         "{ood_compositional:.2f}",
         "redhardt2025scaling",
+        scaling="disconnected {ood_disconnected_small_width:.2f} → "
+        "{ood_disconnected:.2f}, non-compositional "
+        "{ood_non_compositional_small_width:.2f} → {ood_non_compositional:.2f} "
+        "({weights_ratio:.0f}x the weights)",
     ),
     Headline(
         "Correlation of a linear probe of the task code with OOD R²",
