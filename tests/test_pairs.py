@@ -78,3 +78,26 @@ def test_fit_overfits_training_pairs_and_is_repeatable():
     )
     assert h1.last("train_r2") > 0.95
     assert h1.series("loss")[1].tolist() == h2.series("loss")[1].tolist()
+
+
+def test_fit_widths_members_learn_as_they_would_alone():
+    config = TrainConfig(steps=60, lr=1e-2, eval_every=30)
+    members, history = pairs.fit_widths(
+        TASK, "conjunctive", (8, 32), seed=0, config=config
+    )
+    alone, solo = pairs.fit(
+        TASK, "conjunctive", seed=0, width=32, config=config, checkpoint=False
+    )
+    assert [m[0].out_features for m in members] == [8, 32]
+    for a, b in zip(members[1].parameters(), alone.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert history.last("held_out_r2_32") == pytest.approx(solo.last("held_out_r2"))
+    steps, _ = history.series("train_r2_8")
+    assert steps.tolist() == [0, 30, 60]
+    _, again = pairs.fit_widths(TASK, "conjunctive", (8, 32), seed=0, config=config)
+    assert history.series("loss")[1].tolist() == again.series("loss")[1].tolist()
+    out = pairs.MLPGrid(members)(pairs.encode(np.array([[0, 1]]), TASK, "conjunctive"))
+    assert out.shape == (2, 1, TASK.dim)
+    for bad in ((), (0,), (8.0,)):
+        with pytest.raises(ValueError, match="widths"):
+            pairs.fit_widths(TASK, "factorised", bad, seed=0, config=config)
