@@ -221,6 +221,8 @@ def plot_scaling(
     each (weights, accuracy) of the slot model at its own size, on look-alikes
     and at the most objects.
     """
+    from matplotlib.ticker import NullFormatter
+
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     left, right = axes
@@ -286,5 +288,7 @@ def plot_scaling(
             ylim=(0, 1.08),
             title=title,
         )
-        ax.legend(loc="lower right", fontsize=7)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no crowded minor labels
+    left.legend(loc="upper left", bbox_to_anchor=(0, 0.9), fontsize=7)
+    right.legend(loc="center left", fontsize=7)
     return axes
