@@ -296,6 +296,7 @@ def plot_scaling(scale: dict, fix: tuple[int, float], ax=None):
     the factorised network at the chapter's width.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     ax = ax or plt.gca()
     color = ROLE_COLORS["held_out"]
@@ -324,6 +325,7 @@ def plot_scaling(scale: dict, fix: tuple[int, float], ax=None):
         0, color=ROLE_COLORS["chance"], lw=1, ls=":", label="predicting the mean"
     )
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # no crowded minor labels
     ax.set(
         xlabel="trained weights (log scale)",
         ylabel="R² on held-out pairs",
