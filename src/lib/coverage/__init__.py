@@ -219,6 +219,24 @@ CLAIMS = [
         ),
     ),
     Claim(
+        "width_leaves_support_gaps",
+        "From the narrowest student to the widest, the gap between the "
+        "compositional and the non-compositional support widens by ≥ 0.1, and "
+        "the gap to the disconnected support stays ≥ 0.15 at the widest.",
+        (
+            "gap_non_compositional_small_width",
+            "gap_non_compositional_big_width",
+            "gap_disconnected_small_width",
+            "gap_disconnected_big_width",
+        ),
+        lambda g: (
+            g["gap_non_compositional_big_width"]
+            - g["gap_non_compositional_small_width"]
+            >= 0.1
+            and g["gap_disconnected_big_width"] >= 0.15
+        ),
+    ),
+    Claim(
         "pieces_seen_together",
         "At the lowest coverage, the widest student predicts held-out combinations "
         "whose module pairs were all trained together better (by ≥ 0.1 in mean R²) "
