@@ -270,7 +270,8 @@ def run_chapters(chapters: list[Path], tmp: Path) -> dict:
         done = subprocess.run(
             [sys.executable, "-m", "papermill", str(source), str(out)]
             + ["-k", "colab", "-p", "SMOKE", "True", "--cwd", str(work)]
-            + ["--execution-timeout", "600", "--no-progress-bar"],
+            + ["--execution-timeout", "600", "--start-timeout", "300"]
+            + ["--no-progress-bar"],
             env=env,
             capture_output=True,
             text=True,

@@ -267,3 +267,17 @@ def test_committed_width_grid_loads_and_retraces():
         assert n == record[f"w{w}/s0"]["n_params"]
     live = embers.retrace(16, stop_at=50)
     assert live["n_compared"] == 1 and live["diff"] < 1e-3
+
+
+def test_scaling_figure_averages_runs_only_at_the_steps_they_share():
+    from compgen.embers.figures import _mean_at_common_steps
+
+    long_ = {"steps": [0, 250, 500], "task": [0.0, 0.2, 0.4]}
+    other = {"steps": [0, 250, 500], "task": [0.0, 0.4, 0.6]}
+    short = {"steps": [0, 100], "task": [0.0, 0.1]}  # a smoke run's live points
+    steps, mean = _mean_at_common_steps([long_, other], "task")
+    assert steps == [0, 250, 500] and np.allclose(mean, [0.0, 0.3, 0.5])
+    steps, mean = _mean_at_common_steps([short, long_, other], "task")
+    assert steps == [0] and np.allclose(mean, [0.0])
+    steps, mean = _mean_at_common_steps([{**short, "steps": [1, 100]}, long_], "task")
+    assert steps == [0, 250, 500] and np.allclose(mean, [0.0, 0.2, 0.4])

@@ -255,6 +255,7 @@ def execute_notebook(
         kernel_name="python3",
         cwd=str(path.parent),
         execution_timeout=timeout,
+        start_timeout=KERNEL_START_S,
         progress_bar=False,
         log_output=False,
     )
@@ -281,6 +282,9 @@ EXPECTED_SECONDS = {  # seconds alone on one thread (helpers' figures, 2026-12-0
     "chapters/how_to_use": 15,
 }
 DEFAULT_SECONDS = 150
+# How long a kernel may take to start: on 2 cores busy with other kernels (the
+# tests run beside the book build) a start took over nbclient's default 60 s.
+KERNEL_START_S = 300
 
 
 def available_cores() -> int:
@@ -342,8 +346,9 @@ def _execute_job(job: dict) -> dict:
 
     nb = nbformat.read(path, as_version=4)
     result = single_nb_execution(
-        nb, cwd=str(path.parent), timeout=job["timeout"], allow_errors=False
-    )
+        nb, cwd=str(path.parent), timeout=job["timeout"], allow_errors=False,
+        startup_timeout=KERNEL_START_S,
+    )  # fmt: skip
     out["seconds"] = time.perf_counter() - start
     if result.err is not None:
         out["error"] = _ANSI.sub("", f"{type(result.err).__name__}: {result.err}")

@@ -242,8 +242,7 @@ def plot_scaling(result: dict, grid: dict):
     ):
         for w, color in zip(widths, shades, strict=True):
             runs = [g for (ww, _), g in grid.items() if ww == w]
-            steps = runs[0]["steps"]
-            mean = np.mean([g[gap] for g in runs], axis=0)
+            steps, mean = _mean_at_common_steps(runs, gap)
             keep = [i for i, s in enumerate(steps) if s > 0]
             ax.plot(
                 [steps[i] for i in keep],
@@ -285,3 +284,16 @@ def plot_scaling(result: dict, grid: dict):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def _mean_at_common_steps(runs: list[dict], gap: str) -> tuple[list, np.ndarray]:
+    """The steps every run logged, and the runs' mean `gap` there. A short run
+    (the smoke tier's live one) logs fewer steps than the recorded ones; with no
+    step in common, the longest run alone is shown."""
+    common = set(runs[0]["steps"]).intersection(*(g["steps"] for g in runs[1:]))
+    if not common:
+        runs = [max(runs, key=lambda g: len(g["steps"]))]
+        common = set(runs[0]["steps"])
+    steps = sorted(common)
+    values = [[g[gap][list(g["steps"]).index(s)] for s in steps] for g in runs]
+    return steps, np.mean(values, axis=0)
