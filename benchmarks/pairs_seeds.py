@@ -5,63 +5,21 @@
 Each seed is a full papermill run of chapters/how_to_use.ipynb (the same code path
 as the book build), so a claim that holds here holds for the chapter, not for
 a re-implementation of it. Prints every value a claim reads, whether each claim
-holds, and the wall time per seed. Run nothing else meanwhile.
+holds, and the wall time per seed. Run nothing else meanwhile. The loop is
+benchmarks/binding_seeds.py's.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from compgen import read_glued  # noqa: E402
-from compgen.book import execute_notebook, repo_root  # noqa: E402
-from compgen.claims import evaluate_claims  # noqa: E402
+from binding_seeds import main  # noqa: E402
+
 from compgen.pairs import CLAIMS  # noqa: E402
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--dump", type=Path, help="write every glued value here (JSON)")
-    args = parser.parse_args()
-    notebook = repo_root(Path(__file__).parent) / "chapters" / "how_to_use.ipynb"
-    names = sorted({n for claim in CLAIMS for n in claim.uses})
-    rows, failures = [], 0
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["COMPGEN_CHECKPOINTS"] = tmp
-        for seed in args.seeds:
-            start = time.perf_counter()
-            out = execute_notebook(
-                notebook,
-                Path(tmp) / f"how_to_use-{seed}.ipynb",
-                parameters={"SEED": seed},
-            )
-            seconds = time.perf_counter() - start
-            glued = read_glued(out)
-            verdicts = evaluate_claims(CLAIMS, glued)
-            failures += sum(not r["holds"] for r in verdicts)
-            rows.append((seed, seconds, glued, verdicts))
-            print(f"seed {seed}: {seconds:.0f} s", flush=True)
-            if args.dump:
-                dump = {str(s): g for s, _, g, _ in rows}
-                args.dump.write_text(json.dumps(dump, indent=1, default=str))
-    print(f"\n{'value':<32}" + "".join(f"{'seed ' + str(s):>10}" for s, *_ in rows))
-    for name in names:
-        print(f"{name:<32}" + "".join(f"{g[name]:>10.3f}" for _, _, g, _ in rows))
-    print(f"\n{'claim':<32}" + "".join(f"{'seed ' + str(s):>10}" for s, *_ in rows))
-    for i, claim in enumerate(CLAIMS):
-        marks = ["holds" if v[i]["holds"] else "FAILS" for *_, v in rows]
-        cells = "".join(f"{m:>10}" for m in marks)
-        print(f"{claim.name:<32}{cells}")
-    return 1 if failures else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("how_to_use", CLAIMS, __doc__))
