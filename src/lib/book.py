@@ -347,14 +347,36 @@ def _execute_job(job: dict) -> dict:
     nb = nbformat.read(path, as_version=4)
     result = single_nb_execution(
         nb, cwd=str(path.parent), timeout=job["timeout"], allow_errors=False,
-        startup_timeout=KERNEL_START_S,
+        startup_timeout=KERNEL_START_S, record_timing=True,
     )  # fmt: skip
     out["seconds"] = time.perf_counter() - start
+    out["cells"] = cell_seconds(result.nb)
     if result.err is not None:
         out["error"] = _ANSI.sub("", f"{type(result.err).__name__}: {result.err}")
     else:
         out["notebook"] = nbformat.writes(result.nb)
     return out
+
+
+def cell_seconds(nb, k: int = 3) -> list[list]:
+    """The k slowest code cells of an executed notebook: [index, seconds, first
+    line], from the timestamps nbclient records (record_timing)."""
+    from datetime import datetime
+
+    rows = []
+    for index, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        begin = stamps.get("iopub.execute_input")
+        end = stamps.get("shell.execute_reply")
+        if cell.cell_type != "code" or not (begin and end):
+            continue
+        seconds = (
+            datetime.fromisoformat(end.replace("Z", "+00:00"))
+            - datetime.fromisoformat(begin.replace("Z", "+00:00"))
+        ).total_seconds()
+        line = next((x for x in cell.source.splitlines() if x.strip()), "")
+        rows.append([index, round(seconds, 2), line[:80]])
+    return sorted(rows, key=lambda r: -r[1])[:k]
 
 
 _WORKER = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
@@ -613,6 +635,7 @@ def build_book(
                 "seconds": round(r["seconds"], 2),
                 "start_s": round(r["start"], 2),
                 "ok": not r["error"],
+                "slowest_cells": r.get("cells", []),
             }
             for p, r in zip(notebooks, runs, strict=True)
         },
