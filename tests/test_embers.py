@@ -281,3 +281,58 @@ def test_scaling_figure_averages_runs_only_at_the_steps_they_share():
     assert steps == [0] and np.allclose(mean, [0.0])
     steps, mean = _mean_at_common_steps([{**short, "steps": [1, 100]}, long_], "task")
     assert steps == [0, 250, 500] and np.allclose(mean, [0.0, 0.2, 0.4])
+
+
+def test_saved_run_round_trip_rescored_and_retraced(tmp_path, monkeypatch):
+    monkeypatch.setattr(embers.saved, "TRAINED", tmp_path)
+    tiny = embers.Setup(steps=20, eval_every=10, n_train=64, n_test=4, batch_size=8)
+    assert embers.load_main(tiny, 0) is None  # nothing committed yet
+    live = embers.run(tiny, seed=0)
+    assert "saved" not in live
+    embers.save_main(embers.train_model(tiny, seed=0), cpu_seconds=1.0)
+    assert embers.load_main(tiny, 1) is None  # another seed: trains live
+    assert embers.load_main(replace(tiny, steps=30), 0) is None  # other settings
+    loaded = embers.run(tiny, seed=0, retrace_steps=20)
+    assert loaded["saved"]["n_differ"] == 0
+    assert loaded["saved"]["n_answers"] == 2 * 3 * 4
+    assert sorted(loaded["evals"]) == sorted(live["evals"]) == [0, 10, 20]
+    for step, ev in live["evals"].items():
+        got = loaded["evals"][step]
+        assert got["acc"] == ev["acc"] and got["outputs"] == ev["outputs"]
+        for key in ev["correct"]:
+            assert np.array_equal(got["correct"][key], ev["correct"][key])
+        assert str(got["errors"]) == str(ev["errors"])  # nan-safe equality
+    pairs = zip(live["model"].parameters(), loaded["model"].parameters(), strict=True)
+    for a, b in pairs:
+        assert torch.equal(a, b)
+    assert loaded["by_shift"] == live["by_shift"]
+    retraced = loaded["saved"]["retrace"]
+    assert retraced["n_compared"] == 1 and retraced["diff"] < 1e-6  # loss at 20
+    v_live, v_loaded = embers.summary_values(live), embers.summary_values(loaded)
+    assert v_loaded["saved_used"] == 1 and v_live["saved_used"] == 0
+    same = {k for k in v_live if not k.startswith(("saved_", "main_"))}
+    assert {k: v_live[k] for k in same} == {k: v_loaded[k] for k in same}
+    assert "trained ahead of time" in v_loaded["main_source"]
+    assert "just now" in v_live["main_source"]
+    claim = next(c for c in embers.CLAIMS if c.name == "committed_run_retraced")
+    assert not claim.evaluate(v_loaded)[0]  # one logged step is too few
+    assert claim.evaluate({**v_loaded, "main_retrace_compared": 3})[0]
+    assert not claim.evaluate(
+        {**v_loaded, "main_retrace_compared": 3, "saved_differ": 1}
+    )[0]
+    assert claim.evaluate(v_live)[0]
+    for bad in (0, 21, 2.5, True):
+        with pytest.raises(ValueError, match="stop_at must be"):
+            embers.retrace_main(loaded, stop_at=bad)
+
+
+def test_committed_chapter_run_matches_the_chapter_setup():
+    saved = embers.read_saved(embers.Setup(), 0)
+    assert saved is not None, "run `python -m compgen.embers main`"
+    setup = embers.Setup()
+    steps = sorted(int(s) for s in saved["evals"])
+    assert steps == list(range(0, setup.steps + 1, setup.eval_every))
+    weights, _ = embers.saved_paths(0)
+    state = torch.load(weights, weights_only=True)["state"]
+    model = Transformer(setup.model)
+    model.load_state_dict(state)  # every weight of the chapter's model, no other

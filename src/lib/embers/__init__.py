@@ -12,6 +12,7 @@ from .experiment import *  # noqa: F403
 from .experiment import CLAIMS, EXERCISES, HEADLINES
 from .figures import *  # noqa: F403
 from .language import *  # noqa: F403
+from .saved import *  # noqa: F403
 from .scaling import *  # noqa: F403
 from .training import *  # noqa: F403
 
