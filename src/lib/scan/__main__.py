@@ -3,6 +3,7 @@
     python -m compgen.scan train --kind meta --split addprim_jump --seed 0
     python -m compgen.scan train --kind baseline --split simple --seed 0
     python -m compgen.scan train --kind baseline --width 16 --seed 0
+    python -m compgen.scan live    # the chapter's short metalearner, ahead
 
 `--width` trains the baseline at another model width (the width grid of the
 chapter's scaling figure, kind `baseline_w<width>`; 64 is the reference).
@@ -53,7 +54,13 @@ def main(argv=None) -> None:
         action="store_true",
         help="add the run to the record without saving its weights",
     )
+    lv = sub.add_parser(
+        "live", help="train the chapter's live metalearner ahead and commit it"
+    )
+    lv.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.cmd == "live":
+        return live(args.seed)
     from .grammar import split
 
     cfg = RunConfig(steps=args.steps or STEPS[args.kind], decay=DECAY[args.kind])
@@ -95,6 +102,32 @@ def main(argv=None) -> None:
             extra=extra,
         )
         print(f"recorded {path.name}" + (" (record only)" if args.record_only else ""))
+
+
+def live(seed: int = 0) -> None:
+    """The chapter's live metalearner at its book settings, trained and saved
+    (weights, history, and its accuracy on the chapter's test commands)."""
+    from .experiment import LIVE_KIND, Experiment, live_config, live_test, train_live
+
+    exp = Experiment()
+    start = time.process_time()
+    model, history = train_live(exp, seed=seed)
+    cpu = time.process_time() - start
+    acc = accuracy(model, live_test(exp), meta=True)
+    print(f"{LIVE_KIND} seed {seed}: {acc:.4f} on {exp.live_eval} add-jump commands "
+          f"({cpu:.0f} CPU s of training)", flush=True)  # fmt: skip
+    path = save_reference(
+        model,
+        history,
+        kind=LIVE_KIND,
+        split="addprim_jump",
+        seed=seed,
+        cfg=live_config(exp),
+        accuracy=acc,
+        cpu_seconds=cpu,
+        extra={"live_eval": exp.live_eval},
+    )
+    print(f"recorded {path.name}")
 
 
 if __name__ == "__main__":

@@ -3,20 +3,24 @@ add-jump, their answers to jump commands, claims, headlines and exercises.
 
 The reference models were trained by `python -m compgen.scan train` (the
 record of every run, seeds 0-2, is `trained/record.json`); the chapter
-evaluates the seed-0 models on the full test sets when it runs, and trains a
-short metalearner live.
+evaluates the seed-0 models on the full test sets when it runs. The short
+metalearner "trained live" at the chapter's settings was trained ahead too, by
+`python -m compgen.scan live`: the chapter scores it afresh and retrains its
+first steps, which must retrace its record; at any other settings or seed it
+trains live.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from ..claims import Claim, Headline
 from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
 from .grammar import MEANING, interpret, split
-from .reference import load_reference, read_record
+from .reference import load_reference, read_record, reference_path
 from .scaling import (
     COMMITTED,
     LIVE_WIDTH,
@@ -25,7 +29,7 @@ from .scaling import (
     score_widths,
     width_stats,
 )
-from .training import RunConfig, accuracy, predict, train_meta
+from .training import RunConfig, accuracy, exact_match, predict, train_meta
 
 BASELINE_SPLITS = ("simple", "length", "addprim_jump")
 META_SPLITS = ("addprim_jump",)
@@ -61,36 +65,26 @@ def _subset(pairs, n, seed=0):
 
 
 def run(exp: Experiment = Experiment(), *, seed: int = 0) -> dict:
-    """Evaluate the reference models and train the live metalearner."""
-    out = {"exp": exp, "seed": seed, "acc": {}, "models": {}}
+    """Evaluate the reference models and the live metalearner (trained here,
+    or, at the chapter's settings, committed and its start retraced here)."""
+    out = {"exp": exp, "seed": seed, "acc": {}, "models": {}, "lengths": {}}
     for kind, splits in (("baseline", BASELINE_SPLITS), ("meta", META_SPLITS)):
         for name in splits:
             model, saved = load_reference(kind, name, 0)
             test = _subset(split(name)[1], exp.eval_limit)
-            got = predict(model, [c for c, _ in test], meta=kind == "meta")
-            right = [g == a for g, (_, a) in zip(got, test, strict=True)]
+            if name == "length":  # the answers' lengths are read: decode them
+                got = predict(model, [c for c, _ in test], meta=kind == "meta")
+                right = [g == a for g, (_, a) in zip(got, test, strict=True)]
+                out["lengths"][kind, name] = [
+                    (len(g.split()), len(a.split()))
+                    for g, (_, a) in zip(got, test, strict=True)
+                ]
+            else:  # only right or wrong: one teacher-forced pass
+                right = exact_match(model, test, meta=kind == "meta")
             out["acc"][kind, name] = sum(right) / len(test)
-            out.setdefault("lengths", {})[kind, name] = [
-                (len(g.split()), len(a.split()))
-                for g, (_, a) in zip(got, test, strict=True)
-            ]
             out["models"][kind, name] = model
             out.setdefault("history", {})[kind, name] = saved["history"]
-    test = _subset(split("addprim_jump")[1], exp.live_eval, seed=1)
-
-    def evaluate(model):  # a small slice of the test set, during training only
-        return {"test_acc": accuracy(model, test[:200], meta=True)}
-
-    cfg = RunConfig(steps=exp.live_steps, eval_every=max(1, exp.live_steps // 8))
-    model, hist = train_meta("addprim_jump", cfg, seed=seed, evaluate=evaluate)
-    curve = [(r["step"], r["test_acc"]) for r in hist if "test_acc" in r]
-    out["live"] = {
-        "model": model,
-        "history": hist,
-        "curve": curve,
-        "acc": accuracy(model, test, meta=True),
-        "n_eval": len(test),
-    }
+    out["live"] = live_run(exp, seed=seed)
     out["jump_answers"] = answers(out, INSTRUCTIVE)
     # the baseline as it grows: the record, the committed models scored
     # afresh, and the smallest retraced live
@@ -104,6 +98,87 @@ def run(exp: Experiment = Experiment(), *, seed: int = 0) -> dict:
         "live": retrace(LIVE_WIDTH, stop_at=exp.scale_steps),
     }
     return out
+
+
+# The live metalearner at the chapter's settings (seed 0, 800 steps, scored on
+# 1,000 commands) was trained ahead by `python -m compgen.scan live` and is
+# committed; the chapter scores it afresh and retrains its first steps.
+LIVE_KIND = "meta_live"
+LIVE_RETRACE = 100  # steps of the committed live run retrained on the page
+
+
+def live_config(exp: Experiment) -> RunConfig:
+    """The live metalearner's recipe: `exp.live_steps`, 9 evaluations."""
+    return RunConfig(steps=exp.live_steps, eval_every=max(1, exp.live_steps // 8))
+
+
+def live_test(exp: Experiment) -> list:
+    """The `exp.live_eval` add-jump test pairs the live metalearner is scored on
+    (its curve during training reads the first 200)."""
+    return _subset(split("addprim_jump")[1], exp.live_eval, seed=1)
+
+
+def train_live(exp: Experiment, *, seed: int = 0, stop_at: int = 0):
+    """Train the live metalearner: (model, history). `stop_at`: only its first
+    steps, with no evaluations (they change nothing in the training)."""
+    test = live_test(exp)[:200]
+
+    def evaluate(model):  # a small slice of the test set, during training only
+        return {"test_acc": accuracy(model, test, meta=True)}
+
+    cfg = replace(live_config(exp), stop_at=stop_at)
+    return train_meta(
+        "addprim_jump", cfg, seed=seed, evaluate=None if stop_at else evaluate
+    )
+
+
+def committed_live(exp: Experiment, seed: int = 0):
+    """The committed live run `(model, saved)` if it was made with exactly these
+    settings and seed, else None."""
+    path = reference_path(LIVE_KIND, "addprim_jump", seed)
+    entry = read_record().get(f"{LIVE_KIND}/addprim_jump/{seed}")
+    if not path.is_file() or not entry or entry.get("live_eval") != exp.live_eval:
+        return None
+    model, saved = load_reference(LIVE_KIND, "addprim_jump", seed)
+    return (model, saved) if saved["run"] == asdict(live_config(exp)) else None
+
+
+def compare_losses(live: list, record: list) -> dict:
+    """The largest gap between two histories' training losses at the steps
+    both logged, and how many steps that was."""
+    a = {r["step"]: r["loss"] for r in live if "loss" in r}
+    b = {r["step"]: r["loss"] for r in record if "loss" in r}
+    common = sorted(set(a) & set(b))
+    return {
+        "diff": max((abs(a[s] - b[s]) for s in common), default=math.nan),
+        "n_compared": len(common),
+    }
+
+
+def live_run(exp: Experiment, *, seed: int = 0) -> dict:
+    """The live metalearner scored on `live_test(exp)`: the committed run when
+    one matches (its first `LIVE_RETRACE` steps retrained and compared with its
+    record), else trained here."""
+    test = live_test(exp)
+    committed = committed_live(exp, seed)
+    retraced = None
+    if committed is None:
+        model, hist = train_live(exp, seed=seed)
+    else:
+        model, saved = committed
+        hist = saved["history"]
+        steps = min(LIVE_RETRACE, exp.live_steps)
+        _, prefix = train_live(exp, seed=seed, stop_at=steps)
+        retraced = {"steps": steps, **compare_losses(prefix, hist)}
+    return {
+        "model": model,
+        "history": hist,
+        "curve": [(r["step"], r["test_acc"]) for r in hist if "test_acc" in r],
+        "acc": accuracy(model, test, meta=True),
+        "n_eval": len(test),
+        "committed": committed is not None,
+        "retraced": retraced,
+    }
 
 
 def answers(result: dict, commands) -> list[dict]:
@@ -148,6 +223,14 @@ def summary_values(result: dict) -> dict:
     out["length_runaway"] = sum(a >= 49 for a, _ in lengths) / len(lengths)
     out["live_steps"] = result["exp"].live_steps
     out["live_n_eval"] = result["live"]["n_eval"]
+    # the live metalearner: trained ahead (its start retraced here) or here
+    retraced = result["live"].get("retraced")
+    out["live_committed"] = bool(result["live"].get("committed"))
+    out["live_retrace_steps"] = retraced["steps"] if retraced else 0
+    out["live_retrace_compared"] = retraced["n_compared"] if retraced else 0
+    out["live_retrace_diff"] = (
+        retraced["diff"] if retraced and retraced["n_compared"] else 0.0
+    )
     for kind in ("baseline", "meta"):
         model = result["models"][kind, "addprim_jump"]
         out[f"n_weights_{kind}"] = sum(p.numel() for p in model.parameters())
@@ -278,12 +361,8 @@ def _follows_study(n: int = 300) -> float:
     model, _ = load_reference("meta", "addprim_jump", 0)
     lexicon = dict(MEANING, jump="I_LOOK", look="I_JUMP")
     test = _subset(split("addprim_jump")[1], n, seed=2)
-    got = predict(model, [c for c, _ in test], meta=True, lexicon=lexicon)
-    return float(
-        np.mean(
-            [g == interpret(c, lexicon) for g, (c, _) in zip(got, test, strict=True)]
-        )
-    )
+    swapped = [(c, interpret(c, lexicon)) for c, _ in test]
+    return float(np.mean(exact_match(model, swapped, meta=True, lexicon=lexicon)))
 
 
 def _around_reference(action, direction):

@@ -17,6 +17,7 @@ generates 20,910 distinct commands, exactly the public data set's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 from ..core.seeding import make_rng
 
@@ -98,12 +99,18 @@ def _verb(words: list[str], lexicon: Mapping[str, str], text: str) -> list[str]:
 
 
 def commands() -> list[Pair]:
-    """All 20,910 SCAN commands with their action sequences, in a fixed order."""
+    """All 20,910 SCAN commands with their action sequences, in a fixed order
+    (a new list each call; the interpretation is computed once)."""
+    return list(_commands())
+
+
+@cache
+def _commands() -> tuple[Pair, ...]:
     phrases = _phrases()
     cmds = list(phrases)
     for conj in ("and", "after"):
         cmds += [f"{a} {conj} {b}" for a in phrases for b in phrases]
-    return [(c, interpret(c)) for c in cmds]
+    return tuple((c, interpret(c)) for c in cmds)
 
 
 def has_primitive(command: str, primitive: str) -> bool:

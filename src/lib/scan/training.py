@@ -186,12 +186,52 @@ def predict(
     return out
 
 
+@torch.no_grad()
+def exact_match(
+    model: Seq2Seq,
+    pairs: list[Pair],
+    *,
+    meta: bool = False,
+    lexicon: dict[str, str] = MEANING,
+    batch_size: int = 1024,
+) -> list[bool]:
+    """Whether greedy decoding gets each (command, actions) pair exactly right,
+    read off one teacher-forced pass instead of decoding.
+
+    Greedy decoding is right iff at every position of the target (its actions,
+    then </s>) the argmax given the target's own prefix is the target: as long
+    as it has been right, greedy decoding feeds itself exactly that prefix. So
+    one pass over the padded targets answers it, with no step-by-step decoding
+    and no runaway answers to wait for; pairs are batched by target length, so
+    there is little padding. (`tests/test_scan.py` checks it against
+    `predict`.)"""
+    limit = model.cfg.max_tgt - 1  # the tokens greedy decoding may write
+    longest = max((len(a.split()) for _, a in pairs), default=0)
+    if longest + 1 > limit:
+        raise ValueError(f"targets of {longest} actions exceed the decoder's {limit}")
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1].split()))
+    right = [False] * len(pairs)
+    was_training = model.training
+    model.eval()
+    with torch_threads(1):
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            cmds = [pairs[j][0] for j in idx]
+            src = encode_with_study(cmds, lexicon) if meta else encode_source(cmds)
+            _, tin, tout = trim(src, *encode_targets([pairs[j][1] for j in idx]))
+            hit = (model(src, tin)[0].argmax(-1) == tout) | (tout == PAD)
+            for j, ok in zip(idx, hit.all(1).tolist(), strict=True):
+                right[j] = ok
+    model.train(was_training)
+    return right
+
+
 def accuracy(model: Seq2Seq, pairs: list[Pair], *, meta: bool = False) -> float:
-    """Exact-match accuracy of greedy decoding over (command, actions) pairs."""
+    """Exact-match accuracy of greedy decoding over (command, actions) pairs
+    (by `exact_match`: the same answer as `predict`, without decoding)."""
     if not pairs:
         raise ValueError("no pairs to evaluate")
-    got = predict(model, [c for c, _ in pairs], meta=meta)
-    return sum(g == a for g, (_, a) in zip(got, pairs, strict=True)) / len(pairs)
+    return sum(exact_match(model, pairs, meta=meta)) / len(pairs)
 
 
 __all__ = [
@@ -200,6 +240,7 @@ __all__ = [
     "train_meta",
     "predict",
     "accuracy",
+    "exact_match",
     "replace",
     "HELD_OUT",
     "STEPS",
