@@ -75,7 +75,8 @@ def plot_live(result: dict):
         xlabel="training step",
         ylabel="loss (cross-entropy)",
         yscale="log",
-        title="metalearner, trained live",
+        title="metalearner, "
+        + ("trained ahead" if result["live"].get("committed") else "trained live"),
     )
     curve = result["live"]["curve"]
     b.plot(
