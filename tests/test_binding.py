@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from compgen import TrainConfig
-from compgen.binding import codes, pixels, scenes, widget
+from compgen.binding import ahead, codes, pixels, scenes, widget
+from compgen.core import torch_threads
 
 WORLD = scenes.World()
 SMALL = scenes.World(n_colors=2, n_shapes=2, grid=2)
@@ -283,6 +284,108 @@ def test_evaluate_reports_accuracy_and_ari_per_count():
     result = pixels.evaluate(model, [1, 4], seed=0, n=10)
     assert set(result) == {1, 4} and set(result[4]) == {"acc", "ari"}
     assert 0 <= result[4]["acc"] <= 1 and -1 <= result[4]["ari"] <= 1
+
+
+# ---------------------------------------------------------------- trained ahead
+
+TINY = pixels.PixelConfig(
+    width=4, batch_size=4, train=TrainConfig(steps=20, lr=1e-3, warmup_steps=5)
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny committed run, trained as `python -m compgen.binding pixels` does,
+    with the models and random state the live run ends with."""
+    runs = tmp_path_factory.mktemp("runs")
+    with torch_threads(1):
+        record = ahead.train_pixels(TINY, (2, 3), seed=5, runs=runs)
+        cnns, _ = pixels.fit_baselines((2, 3), seed=5, config=TINY)
+        slots, _ = pixels.fit("slots", seed=5, config=TINY)
+    return runs, record, cnns, slots, torch.get_rng_state()
+
+
+def test_tiny_run_is_recorded_and_loads_as_trained(tiny_run):
+    runs, record, cnns, slots, rng = tiny_run
+    assert record["seed"] == 5 and record["widths"] == [2, 3]
+    assert ahead.config_from_dict(record["config"]) == TINY
+    assert [s for s, _ in record["loss"]["slots"]] == [10, 20]
+    assert record["command"] == ahead.COMMAND
+    loaded, slot_model, trained_ahead = ahead.pixel_models(
+        TINY, (2, 3), seed=5, runs=runs
+    )
+    assert trained_ahead
+    assert torch.equal(torch.get_rng_state(), rng)  # where the live run leaves it
+    pairs = [(a, b, True) for a, b in zip(cnns, loaded, strict=True)]
+    for live, saved, half in [*pairs, (slots, slot_model, False)]:
+        for (name, a), b in zip(
+            live.state_dict().items(), saved.state_dict().values(), strict=True
+        ):
+            assert b.dtype == torch.float32, name
+            assert torch.equal(a.half().float() if half else a, b), name
+    scores = pixels.evaluate(slot_model, (2,), seed=1, n=8)
+    assert 0 <= scores[2]["acc"] <= 1 and -1 <= scores[2]["ari"] <= 1
+
+
+def test_other_settings_train_live_and_do_not_load(tiny_run):
+    runs = tiny_run[0]
+    other = replace(TINY, train=replace(TINY.train, steps=3, warmup_steps=3))
+    for config, widths, seed in (
+        (other, (2, 3), 5),  # another config
+        (TINY, (2,), 5),  # other widths
+        (TINY, (2, 3), 6),  # another seed: no record at all
+    ):
+        assert ahead.matching_record(config, widths, seed=seed, runs=runs) is None
+        with pytest.raises(ValueError, match="no committed pixel run"):
+            ahead.load_pixels(config, widths, seed=seed, runs=runs)
+    with torch_threads(1):
+        cnns, _, trained_ahead = ahead.pixel_models(other, (2,), seed=5, runs=runs)
+    assert not trained_ahead and len(cnns) == 1
+
+
+@pytest.mark.parametrize("kind", ahead.KINDS)
+def test_retrace_repeats_the_recorded_loss(tiny_run, kind):
+    runs = tiny_run[0]
+    with torch_threads(1):
+        result = ahead.retrace(kind, stop_at=15, seed=5, runs=runs)
+    assert result["n_compared"] == 1 and result["diff"] == 0.0  # step 10 only
+    assert [s for s, _ in result["live"]] == [10, 15]  # 15: a mean of 5 steps
+    assert [s for s, _ in result["record"]] == [10]
+
+
+def test_retrace_and_config_reject_bad_input(tiny_run, tmp_path):
+    runs = tiny_run[0]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ahead.retrace("cnn", seed=5, runs=runs)
+    for bad in (0, 21, 2.5, True):
+        with pytest.raises(ValueError, match="stop_at"):
+            ahead.retrace("slots", stop_at=bad, seed=5, runs=runs)
+    with pytest.raises(ValueError, match="no committed pixel record"):
+        ahead.retrace("slots", seed=5, runs=tmp_path)
+    for bad in (0, -3, 2.0, True):
+        with pytest.raises(ValueError, match="steps"):
+            ahead.book_config(bad)
+    for bad in ((), (0, 8), (4.0,), (True,)):
+        with pytest.raises(ValueError, match="widths"):
+            ahead.matching_record(TINY, bad, seed=5, runs=runs)
+
+
+def test_the_committed_run_is_the_book_run_and_retraces():
+    record = ahead.read_record(0)
+    config = ahead.book_config(3000, (1, 2))
+    assert record is not None, f"train it with `{ahead.COMMAND}`"
+    assert ahead.matching_record(config, ahead.CNN_WIDTHS, seed=0) == record
+    size = ahead.weights_path(0).stat().st_size + ahead.record_path(0).stat().st_size
+    assert size < 1.5e6  # committed small: CNNs in float16, the slot model in 32
+    with torch_threads(1):
+        cnns, slot_model = ahead.load_pixels(config, ahead.CNN_WIDTHS, seed=0)
+        seen = {
+            kind: pixels.evaluate(model, (2,), seed=1, n=40)[2]["acc"]
+            for kind, model in (("cnn", cnns[-1]), ("slots", slot_model))
+        }
+        result = ahead.retrace("slots", stop_at=10)
+    assert min(seen.values()) >= 0.8  # both fit their training counts
+    assert result["n_compared"] == 1 and result["diff"] <= 0.01
 
 
 # ---------------------------------------------------------------- widget

@@ -6,13 +6,15 @@
   held-out colour-shape pairs (composition).
 - `pixels`: from raw pixels, a CNN without slots against a small Slot
   Attention, on scenes with more objects than in training (segregation).
+- `ahead`: the pixel models trained ahead of time (`python -m compgen.binding
+  pixels`), committed small, loaded when the chapter's settings are theirs.
 - `plots`, `widget`: the chapter's figures and its kernel-free scene composer.
 """
 
 from __future__ import annotations
 
 from ..claims import Claim, Headline
-from . import codes, pixels, plots, scenes, widget
+from . import ahead, codes, pixels, plots, scenes, widget
 from .codes import CODES
 from .exercises import EXERCISES
 from .scenes import World, all_scenes, make_scenes, render
@@ -21,6 +23,7 @@ __all__ = [
     "CLAIMS",
     "CODES",
     "EXERCISES",
+    "ahead",
     "World",
     "all_scenes",
     "codes",
@@ -131,6 +134,14 @@ CLAIMS = [
             and g["seg_acc_slots_most"] - g["scale_cnn_most_max"] >= 0.15
             and g["slot_model_weights"] < g["scale_cnn_weights_large"]
         ),
+    ),
+    Claim(
+        "pixel_run_retraced",
+        "The slot model, retrained live for its first steps with the committed "
+        "run's settings, logs that run's training loss within 0.01 at every step "
+        "where both logged it (at least one).",
+        ("retrace_compared", "retrace_diff"),
+        lambda g: g["retrace_compared"] >= 1 and g["retrace_diff"] <= 0.01,
     ),
     Claim(
         "slots_find_objects",
