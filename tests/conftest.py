@@ -48,15 +48,77 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _quiet_and_isolated(tmp_path_factory):
+def _quiet_and_isolated(request, tmp_path_factory):
     # kernels started by papermill inherit these
     os.environ["COMPGEN_PROGRESS"] = "0"
     os.environ["COMPGEN_CHECKPOINTS"] = str(tmp_path_factory.mktemp("checkpoints"))
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if _BOOK.get("wanted"):
         _start_book_build(tmp_path_factory.mktemp("book-build"))
+    _start_early_work(request.session, tmp_path_factory)
     yield
     _stop_book_build()  # still running only if no test came to read it
+
+
+# ------------------------------------------------------------ work started early
+# Some session or module fixtures mostly wait: on kernels that start, on a
+# student's notebook that runs into its time limit. They start in a thread when
+# the session starts (like the book build), and the fixture collects the result
+# with early_result(name, fn) (which runs fn() itself if nothing was started).
+# A test module lists its own in a module-level dict EARLY = {fixture name:
+# function of a fresh folder}; conftest adds the Colab runs.
+_EARLY: dict[str, tuple] = {}
+
+
+def _uses(items, *fixtures: str) -> bool:
+    return any(set(fixtures) & set(getattr(i, "fixturenames", ())) for i in items)
+
+
+def _start_early(name: str, fn) -> None:
+    import threading
+
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # re-raised in the fixture that asks
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name=f"early-{name}", daemon=True)
+    thread.start()
+    _EARLY[name] = (thread, box)
+
+
+def early_result(name: str, fn):
+    """What the work `name` started with the session returned (waiting for it),
+    or, if it was not started, `fn()` now."""
+    if name not in _EARLY:
+        return fn()
+    thread, box = _EARLY.pop(name)
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _start_early_work(session, tmp_path_factory) -> None:
+    items = session.items
+    colab = _uses(items, "colab_runs") or (
+        _uses(items, "smoke_runs") and _colab_wheels_ready() and _checkout_is_clean()
+    )
+    if colab and _colab_wheels_ready():
+        import colab_kernel
+
+        chapters = _notebooks_of(session, "colab_runs", "smoke_runs")
+        folder = tmp_path_factory.mktemp("colab")
+        _start_early("colab", lambda: colab_kernel.run_chapters(chapters, folder))
+    modules = {id(i.module): i.module for i in items if hasattr(i, "module")}
+    for module in modules.values():
+        for name, fn in getattr(module, "EARLY", {}).items():
+            if _uses(items, name) and name not in _EARLY:
+                folder = tmp_path_factory.mktemp(name)
+                _start_early(name, lambda fn=fn, folder=folder: fn(folder))
 
 
 def _start_book_build(folder: Path) -> None:
@@ -217,7 +279,10 @@ def colab_runs(request, tmp_path_factory) -> dict:
             pytest.fail(message)
         pytest.skip(message)
     chapters = _notebooks_of(request.session, "colab_runs", "smoke_runs")
-    return colab_kernel.run_chapters(chapters, tmp_path_factory.mktemp("colab"))
+    return early_result(
+        "colab",
+        lambda: colab_kernel.run_chapters(chapters, tmp_path_factory.mktemp("colab")),
+    )
 
 
 @pytest.fixture(scope="session")
