@@ -225,7 +225,11 @@ def pytest_terminal_summary(terminalreporter):
     timings = read_timings(ROOT)
     terminalreporter.section("book build: slowest chapters")
     for name, seconds in slowest_chapters(timings):
-        terminalreporter.write_line(f"{seconds:8.1f} s  {name}")
+        cells = timings["chapters"][name].get("slowest_cells") or [[None, 0, ""]]
+        index, cell_s, line = cells[0]
+        where = f"   (cell {index}, {cell_s:.0f} s: {line[:40]})"
+        where = "" if index is None else where
+        terminalreporter.write_line(f"{seconds:8.1f} s  {name}{where}")
     terminalreporter.write_line(
         f"wall {timings.get('wall_s')} s for {timings.get('chapters_sum_s')} s of "
         f"chapters ({timings.get('jobs')} at a time; wall / sum = "
