@@ -300,3 +300,62 @@ def test_committed_width_grid_in_the_record():
         model, saved = scan.load_reference(scan.training.width_kind(w), "addprim_jump")
         assert model.cfg.d_model == w and saved["run"]["steps"] == 2000
         assert sum(p.numel() for p in model.parameters()) == stats[w]["n_weights"]
+
+
+def _greedy_right(model, pairs, meta=False, lexicon=G.MEANING):
+    got = scan.predict(model, [c for c, _ in pairs], meta=meta, lexicon=lexicon)
+    return [g == a for g, (_, a) in zip(got, pairs, strict=True)]
+
+
+def test_exact_match_is_greedy_decoding_right_or_wrong():
+    """One teacher-forced pass says exactly what greedy decoding gets right."""
+    from compgen.scan import experiment as X
+    from compgen.scan.training import exact_match
+
+    train, test = scan.split("addprim_jump")
+    pairs = X._subset(test, 40) + X._subset(train, 40)
+    base, _ = scan.load_reference("baseline", "addprim_jump", 0)
+    right = exact_match(base, pairs)
+    assert right == _greedy_right(base, pairs) and 0 < sum(right) < len(pairs)
+    meta, _ = scan.load_reference("meta", "addprim_jump", 0)
+    lex = dict(G.MEANING, jump="I_LOOK", look="I_JUMP")  # the exercise's swap
+    swapped = [(c, G.interpret(c, lex)) for c, _ in pairs]
+    assert exact_match(meta, swapped, meta=True, lexicon=lex) == _greedy_right(
+        meta, swapped, meta=True, lexicon=lex
+    )
+    # an untrained network: its own greedy answers are right by definition,
+    # one action more or less is wrong
+    torch.manual_seed(1)
+    m = Seq2Seq(ModelConfig(src_vocab=len(E.VOCAB), d_model=32, d_ff=64))
+    cmds = [c for c, _ in pairs[:30]]
+    own = [(c, a) for c, a in zip(cmds, scan.predict(m, cmds), strict=True)]
+    own = [(c, a) for c, a in own if len(a.split()) <= E.MAX_ACT]
+    assert own and all(exact_match(m, own))
+    longer = [(c, (a + " I_WALK").strip()) for c, a in own]
+    shorter = [(c, " ".join(a.split()[:-1])) for c, a in own if a]
+    assert not any(exact_match(m, longer)) and not any(exact_match(m, shorter))
+    assert exact_match(m, longer) == _greedy_right(m, longer)
+    with pytest.raises(ValueError, match="exceed the decoder"):
+        exact_match(m, [("walk", " ".join(["I_WALK"] * 49))])
+
+
+def test_committed_live_metalearner_scores_and_retraces():
+    from compgen.scan import experiment as X
+
+    exp = X.Experiment()
+    model, saved = X.committed_live(exp, 0)
+    entry = scan.read_record()["meta_live/addprim_jump/0"]
+    assert entry["steps"] == exp.live_steps and entry["live_eval"] == exp.live_eval
+    test = X.live_test(exp)
+    assert scan.accuracy(model, test, meta=True) == entry["test_accuracy"]
+    curve = [r["test_acc"] for r in saved["history"] if "test_acc" in r]
+    assert len(curve) == 9
+    # at other settings or seeds nothing committed matches: the page trains
+    assert X.committed_live(X.Experiment(live_steps=3), 0) is None
+    assert X.committed_live(X.Experiment(live_eval=20), 0) is None
+    assert X.committed_live(exp, 1) is None
+    _, prefix = X.train_live(exp, seed=0, stop_at=50)  # its first logged loss
+    check = X.compare_losses(prefix, saved["history"])
+    assert check["n_compared"] == 1 and check["diff"] <= 0.01
+    with pytest.raises(ValueError, match="stop_at must be"):
+        X.train_live(X.Experiment(live_steps=3), stop_at=9)

@@ -21,7 +21,7 @@ from .episodes import (
     trim,
 )
 from .grammar import MEANING, Pair, split
-from .model import PAD, ModelConfig, Seq2Seq
+from .model import EOS, PAD, ModelConfig, Seq2Seq
 
 HELD_OUT = {"addprim_jump": ("jump",)}  # words that never fill a composed query
 # steps of the reference models
@@ -199,8 +199,9 @@ def exact_match(
     read off one teacher-forced pass instead of decoding.
 
     Greedy decoding is right iff at every position of the target (its actions,
-    then </s>) the argmax given the target's own prefix is the target: as long
-    as it has been right, greedy decoding feeds itself exactly that prefix. So
+    then its end) the argmax given the target's own prefix is the target: as
+    long as it has been right, greedy decoding feeds itself exactly that prefix.
+    An answer ends where `decode_targets` cuts it: at </s> or <pad>. So
     one pass over the padded targets answers it, with no step-by-step decoding
     and no runaway answers to wait for; pairs are batched by target length, so
     there is little padding. (`tests/test_scan.py` checks it against
@@ -219,7 +220,9 @@ def exact_match(
             cmds = [pairs[j][0] for j in idx]
             src = encode_with_study(cmds, lexicon) if meta else encode_source(cmds)
             _, tin, tout = trim(src, *encode_targets([pairs[j][1] for j in idx]))
-            hit = (model(src, tin)[0].argmax(-1) == tout) | (tout == PAD)
+            guess = model(src, tin)[0].argmax(-1)
+            # an answer ends at </s> or, as `decode_targets` reads it, at <pad>
+            hit = (guess == tout) | (tout == PAD) | ((tout == EOS) & (guess == PAD))
             for j, ok in zip(idx, hit.all(1).tolist(), strict=True):
                 right[j] = ok
     model.train(was_training)
