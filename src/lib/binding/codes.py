@@ -197,6 +197,21 @@ class ReaderConfig:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def adamw(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The AdamW that `train` makes, with foreach kernels.
+
+    The arithmetic is the same (on a CPU the weights come out bitwise equal to
+    the default's, checked over whole runs of this chapter's readers and pixel
+    models), and with many small tensors it takes about a third less time.
+    """
+    return torch.optim.AdamW(
+        model.parameters(),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        foreach=True,
+    )
+
+
 def fit_reader(
     code: str,
     scenes: np.ndarray,
@@ -229,6 +244,7 @@ def fit_reader(
         batches_from_tensors(x, q, y, batch_size=config.batch_size, seed=seed),
         loss_fn=lambda m, b: nn.functional.cross_entropy(m(b[0], b[1]), b[2]),
         config=config.train,
+        optimizer=adamw(model, config.train),
         evaluate=evaluate,
         device=device,
         desc=code,
@@ -298,6 +314,7 @@ def fit_reader_grid(
         batches_from_tensors(x, q, y, batch_size=config.batch_size, seed=seed),
         loss_fn=loss_fn,
         config=config.train,
+        optimizer=adamw(grid, config.train),
         evaluate=evaluate,
         device="cpu",
         desc=f"{code} readers",

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from ..core.seeding import seed_everything
 from ..core.training import History, TrainConfig, train
-from .codes import SlotReader
+from .codes import SlotReader, adamw
 from .scenes import World, make_scenes, render
 
 MODELS = ("baseline", "slots")
@@ -237,6 +237,7 @@ def fit(
         batches or _fresh_batches(config, seed, world),
         loss_fn=lambda m, b: loss_fn(m, b, weight),
         config=config.train,
+        optimizer=adamw(model, config.train),
         device=device,
         desc=kind,
     )
@@ -295,6 +296,7 @@ def fit_baselines(
         _fresh_batches(config, seed, world),
         loss_fn=grid_loss,
         config=config.train,
+        optimizer=adamw(grid, config.train),
         device=device,
         desc="baselines",
     )
