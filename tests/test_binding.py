@@ -145,6 +145,27 @@ def test_readers_overfit_and_repeat():
     assert h3.last("acc_train") == 1.0
 
 
+def test_foreach_adamw_trains_bitwise_as_the_default():
+    from compgen.core.training import batches_from_tensors, train
+
+    x, q, y = codes._query_tensors(scenes.all_scenes(2, world=SMALL), "bag", SMALL)
+    config = TrainConfig(steps=20, lr=3e-3, warmup_steps=5)
+    weights = []
+    for foreach in (False, True):
+        torch.manual_seed(0)
+        model = codes.make_reader("bag", SMALL, width=16)
+        train(
+            model,
+            batches_from_tensors(x, q, y, batch_size=8, seed=0),
+            loss_fn=lambda m, b: torch.nn.functional.cross_entropy(m(b[0], b[1]), b[2]),
+            config=config,
+            optimizer=codes.adamw(model, config) if foreach else None,
+            device="cpu",
+        )
+        weights.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
+
+
 def test_reader_grid_members_train_as_they_would_alone():
     world = scenes.World(n_colors=3, n_shapes=3)
     s = scenes.all_scenes(2, world=world)
