@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/coverage_seeds.py --seeds 0 1 2
 
 Trains the chapter's whole grid once per seed (one torch thread, so it can run
-beside other work) and prints the glued values each claim reads, one row per
+beside other work; `--committed` loads seed 0's committed widths as the chapter
+does, and retraces them) and prints the glued values each claim reads, one row per
 seed, then whether every claim holds.
 """
 
@@ -24,17 +25,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--committed",
+        action="store_true",
+        help="load the committed widths where they match (as the chapter does)",
+    )
     parser.add_argument("--dump", help="also write every student's numbers (JSON)")
     args = parser.parse_args()
     task = coverage.ModularTask()
     students = coverage.sweep_students(task)
+    config = coverage.SweepConfig()
     rows, dumped = [], []
     for seed in args.seeds:
         start = time.perf_counter()
         results = coverage.train_sweep(
-            task, students, seed=seed, checkpoint=False, threads=args.threads
+            task,
+            students,
+            seed=seed,
+            config=config,
+            checkpoint=False,
+            threads=args.threads,
+            committed=args.committed,
         )
         values = coverage.headline(task, results)
+        ahead = coverage.provenance(task, results, seed=seed, config=config)
+        values.update({k: v for k, v in ahead.items() if not isinstance(v, str)})
         best = coverage.pick(
             results,
             coverage=max(coverage.COVERAGES),
@@ -57,7 +72,7 @@ def main() -> int:
 
 
 def _plain(result: dict) -> dict:
-    keep = {k: v for k, v in result.items() if k != "model"}
+    keep = {k: v for k, v in result.items() if k not in ("model", "history")}
     return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in keep.items()}
 
 

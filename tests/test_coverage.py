@@ -262,15 +262,21 @@ def test_chapter_grid_headline_and_explorer_on_a_tiny_sweep(monkeypatch):
         tiny, students, seed=0, config=QUICK, checkpoint=False
     )
     values = coverage.headline(tiny, results)
+    ahead = coverage.provenance(tiny, results, seed=0, config=QUICK)
+    assert ahead["committed_students"] == 0 and "all 14 students" in ahead["provenance"]
+    values.update({k: v for k, v in ahead.items() if k != "provenance"})
     for claim in coverage.CLAIMS:
         assert set(claim.uses) <= values.keys(), claim.name
     for h in coverage.HEADLINES:  # the scaling column reads the same values
         assert set(h.keys()) <= values.keys(), h.finding
-    assert values["ood_non_compositional_small_width"] == values[
-        "ood_non_compositional_w4"]
+    assert (
+        values["ood_non_compositional_small_width"]
+        == values["ood_non_compositional_w4"]
+    )
     assert values["weights_ratio"] == coverage.n_weights(tiny, 8) / coverage.n_weights(
-        tiny, 4)
-    assert all(np.isfinite(v) for v in values.values())
+        tiny, 4
+    )
+    assert all(np.isfinite(v) for v in values.values() if not isinstance(v, str))
     # the explorer: one picture per student, and every Stack follows a control
     # through a client-side link (no kernel needed):
     # (control, "index") -> (stack, "selected_index")
@@ -307,3 +313,119 @@ def test_student_weights_by_hand_and_the_widths_span_ten_times():
     assert len(coverage.WIDTHS) >= 4
     ws = [coverage.n_weights(task, w) for w in coverage.WIDTHS]
     assert ws == sorted(ws) and ws[-1] >= 10 * ws[0]
+
+
+# ------------------------------------------- the widest students, committed
+
+BOOK = SweepConfig()  # the chapter's parameters (STEPS = 2000)
+
+
+def book_group(width: int = 256) -> list[Student]:
+    return [s for s in coverage.sweep_students(TASK) if s.width == width]
+
+
+def test_committed_widest_students_load_and_score_as_recorded():
+    from compgen.coverage import committed
+
+    for width in committed.COMMITTED_WIDTHS:
+        group = book_group(width)
+        entry = committed.find_run(TASK, group, seed=0, config=BOOK)
+        assert entry is not None and entry["weights"] == f"w{width}_s0.pt"
+        assert len(entry["scores"]) == len(group) == 18
+        assert entry["loss"][-1][0] == BOOK.train.steps  # the whole run recorded
+        state = committed.load_committed(TASK, group, seed=0, config=BOOK)
+        assert state["weights.1"].shape == (18, width, width)
+    sizes = [committed.weights_path(w, 0).stat().st_size for w in (64, 256)]
+    assert sum(sizes) < 1_700_000  # about a byte per weight
+    group = book_group(64)  # scored afresh (the widest scores the same way)
+    results = coverage.train_sweep(TASK, group, seed=0, config=BOOK, committed=True)
+    assert {r["trained"] for r in results} == {"committed"}
+    assert committed.score_diff(TASK, results, seed=0, config=BOOK) <= 0.005
+    # another seed, another config or another grid matches no committed run
+    assert committed.load_committed(TASK, group, seed=1, config=BOOK) is None
+    assert committed.load_committed(TASK, group[:-1], seed=0, config=BOOK) is None
+    other = SweepConfig(train=TrainConfig(steps=1000, lr=3e-3, warmup_steps=100))
+    assert committed.load_committed(TASK, group, seed=0, config=other) is None
+
+
+def test_committed_widest_students_retrace_their_first_steps():
+    result = coverage.retrace(TASK, book_group(), seed=0, config=BOOK, stop_at=20)
+    # (the widest group: 20 of its steps cost about half a CPU second)
+    assert result["n_compared"] == 2 and result["diff"] <= 1e-3
+    assert [s for s, _ in result["live"]] == [10, 20]
+
+
+def test_train_committed_then_load_retrace_and_provenance(tmp_path, monkeypatch):
+    from compgen.coverage import committed
+
+    students = coverage.sweep_students(SMALL, (0.3, 0.6), (8, 16), (8, 32))
+    config = SweepConfig(train=TrainConfig(steps=60, lr=3e-3), eval_repeats=2)
+    record = committed.train_committed(
+        [16], seed=0, folder=tmp_path, task=SMALL, students=students, config=config
+    )
+    assert (tmp_path / "w16_s0.pt").is_file() and list(record) == ["w16/s0"]
+    assert record["w16/s0"]["command"].endswith("--widths 16 --seed 0")
+    monkeypatch.setattr(committed, "TRAINED", tmp_path)
+    monkeypatch.setattr(committed, "RECORD", tmp_path / "record.json")
+    live = coverage.train_sweep(
+        SMALL, students, seed=0, config=config, checkpoint=False
+    )
+    mixed = coverage.train_sweep(
+        SMALL, students, seed=0, config=config, checkpoint=False, committed=True
+    )
+    assert [r["trained"] for r in mixed] == [
+        "committed" if s.width == 16 else "live" for s in students
+    ]
+    for a, b in zip(live, mixed, strict=True):  # half precision changes little
+        assert a["ood_r2"] == pytest.approx(b["ood_r2"], abs=1e-3)
+        if a["width"] == 8:  # the live width is the very same run
+            assert a["ood_r2"] == b["ood_r2"]
+    ahead = coverage.provenance(SMALL, mixed, seed=0, config=config, retrace_steps=60)
+    assert ahead["committed_students"] == 7 and ahead["live_students"] == 7
+    assert ahead["retrace_compared"] == 6 and ahead["retrace_diff"] == 0.0
+    assert ahead["committed_score_diff"] <= 1e-3
+    assert "students of width 16 are loaded" in ahead["provenance"]
+    assert "training loss exactly at each of the 6" in ahead["provenance"]
+    claim = next(c for c in coverage.CLAIMS if c.name == "committed_retraced")
+    assert claim.evaluate(ahead)[0]
+
+
+def test_committed_runs_reject_bad_input():
+    from compgen.coverage import committed
+
+    with pytest.raises(ValueError, match="one width"):
+        committed.run_key(TASK, [Student(0.5, 8, 16), Student(0.5, 16, 16)],
+                          seed=0, config=BOOK)  # fmt: skip
+    with pytest.raises(ValueError, match="stop_at"):
+        coverage.retrace(TASK, book_group(), seed=0, config=BOOK, stop_at=0)
+    with pytest.raises(ValueError, match="no recorded run"):
+        coverage.retrace(TASK, book_group(), seed=5, config=BOOK, stop_at=10)
+    with pytest.raises(ValueError, match="no student of width"):
+        committed.train_committed([12], task=SMALL, students=[Student(0.5, 8, 4)])
+
+
+def test_explorer_frames_drawn_in_one_figure_look_like_fresh_ones():
+    import io
+
+    from PIL import Image
+
+    combos = all_combinations(TASK)
+    results = []
+    for i, (cov, support) in enumerate([(0.1, "compositional"), (0.5, "disconnected")]):
+        train, held = split_combinations(TASK, cov, support=support, seed=0)
+        results.append({
+            "train": train, "support": support, "coverage": cov, "width": 16,
+            "n_tasks": 32, "ood_r2": 0.1 * i,
+            "pair_coverage": coverage.pair_coverage(TASK, train, combos[held]),
+            "combo_r2": np.linspace(-1, 1, len(held)),
+        })  # fmt: skip
+    frames = coverage.figures.Frames(TASK)
+    again = [frames(r) for r in results]
+    frames.close()
+    for result, png in zip(results, again, strict=True):
+        fresh = Image.open(io.BytesIO(coverage.figures.frame(TASK, result)))
+        mine = Image.open(io.BytesIO(png))
+        assert (
+            abs(fresh.width - mine.width) <= 3 and abs(fresh.height - mine.height) <= 3
+        )
+    assert again[0] != again[1]

@@ -3,7 +3,9 @@
 The chapter's experiment (Redhardt, Akram & Schug 2025, in miniature): students
 learn a family of tasks built from modules (`task`), a grid of them varying the
 training support, width and data is trained as batched models (`sweep`), and
-the numbers the chapter states come from `headline`.
+the numbers the chapter states come from `headline`. The grid's widest
+students were trained ahead of time and committed (`committed`); the chapter
+scores them afresh and retraces their training's first steps live.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 
 from ..claims import Claim, Headline
 from ..exercises import CodeExercise, MultipleChoice, Numeric, PredictThenRun
-from . import figures, sweep, task
+from . import committed, figures, sweep, task
+from .committed import provenance, retrace
 from .sweep import (
     BatchedMLP,
     Student,
@@ -251,6 +254,27 @@ CLAIMS = [
         ("probe_ood_correlation",),
         lambda g: g["probe_ood_correlation"] >= 0.8,
     ),
+    Claim(
+        "committed_retraced",
+        "Where students were trained ahead of time, their committed weights score "
+        "within 0.005 of the R² their training recorded, and retrained live for "
+        "their first steps they log the recorded training loss within 0.001 at "
+        "every logged step (at least five).",
+        (
+            "committed_students",
+            "committed_score_diff",
+            "retrace_diff",
+            "retrace_compared",
+        ),
+        lambda g: (
+            g["committed_students"] == 0
+            or (
+                g["committed_score_diff"] <= 0.005
+                and g["retrace_diff"] <= 0.001
+                and g["retrace_compared"] >= 5
+            )
+        ),
+    ),
 ]
 
 
@@ -394,6 +418,7 @@ __all__ = [
     "all_combinations",
     "best_student_beyond_span",
     "beyond_span",
+    "committed",
     "control_coverage",
     "every_combination",
     "figures",
@@ -405,7 +430,9 @@ __all__ = [
     "pair_coverage",
     "pair_gap",
     "pick",
+    "provenance",
     "r2_on",
+    "retrace",
     "ridge_probe_r2",
     "sample_latents",
     "split_combinations",

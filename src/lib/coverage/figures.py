@@ -204,6 +204,76 @@ def frame(task: ModularTask, result: dict, dpi: int = 72) -> bytes:
     return figure_png(plot_student(task, result), dpi=dpi)
 
 
+class Frames:
+    """`frame` for many results, drawn in one figure: the figure, its layout and
+    its tight bounding box are made once (for the first result); each picture
+    then swaps the data and the titles in and costs one draw. Call `close()`
+    when done."""
+
+    def __init__(self, task: ModularTask, dpi: int = 72):
+        self.task, self.dpi, self.fig, self.box = task, dpi, None, None
+
+    def __call__(self, result: dict) -> bytes:
+        if self.fig is None:
+            self.fig = plot_student(self.task, result)
+            self.fig.set_dpi(self.dpi)
+            self.fig.canvas.draw()  # the constrained layout, once
+            self.fig.set_layout_engine("none")
+            pad = plt.rcParams["savefig.pad_inches"]
+            box = self.fig.get_tightbbox(self.fig.canvas.get_renderer())
+            self.box = box.padded(pad if isinstance(pad, float) else 0.1)
+        else:
+            self._update(result)
+        self.fig.canvas.draw()
+        return self._png(np.asarray(self.fig.canvas.buffer_rgba()))
+
+    def _png(self, pixels: np.ndarray) -> bytes:
+        """The tight box of the drawn figure (as savefig's bbox_inches="tight"
+        cuts it, the margin beyond the figure in its face colour) as PNG bytes."""
+        import io
+
+        from PIL import Image
+
+        height, width = pixels.shape[:2]
+        x0, y0, x1, y1 = np.round(np.asarray(self.box.extents) * self.dpi).astype(int)
+        top, left = height - y1, x0  # the box's corner in the figure's pixels
+        face = np.array(self.fig.get_facecolor()) * 255
+        out = np.empty((y1 - y0, x1 - x0, 4), np.uint8)
+        out[:] = np.round(face).astype(np.uint8)
+        rows = slice(max(0, top), min(height, top + len(out)))
+        cols = slice(max(0, left), min(width, left + out.shape[1]))
+        out[
+            rows.start - top : rows.stop - top, cols.start - left : cols.stop - left
+        ] = pixels[rows, cols]
+        buffer = io.BytesIO()
+        Image.fromarray(out).save(buffer, format="png")
+        return buffer.getvalue()
+
+    def _update(self, result: dict) -> None:
+        support_ax, pairs_ax = self.fig.axes[:2]
+        counts = support_counts(self.task, result["train"]).astype(float)
+        image = support_ax.images[0]
+        image.set_data(np.ma.masked_equal(counts, 0))
+        image.set_clim(0, counts.max())
+        rng = np.random.default_rng(0)  # the jitter plot_pair_coverage draws
+        cov, r2 = result["pair_coverage"], np.clip(result["combo_r2"], -0.5, 1)
+        points = pairs_ax.collections[0]
+        points.set_offsets(np.c_[cov + rng.uniform(-0.03, 0.03, len(cov)), r2])
+        points.set_color(SUPPORT_COLORS[result["support"]])
+        pairs_ax.set_title(
+            f"each held-out combination (all together: R² = {result['ood_r2']:.2f})"
+        )
+        self.fig.suptitle(
+            f"{LABELS[result['support']]} support, coverage {result['coverage']:.2f}, "
+            f"width {result['width']}, {result['n_tasks']} training tasks"
+        )
+
+    def close(self) -> None:
+        if self.fig is not None:
+            plt.close(self.fig)
+            self.fig = None
+
+
 def _stack(images, control):
     """A Stack of images whose shown child follows `control`, in the browser."""
     import ipywidgets as w
@@ -224,6 +294,7 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
     from ..core.explorer import mark_explorer, set_titles, switcher
 
     most = max(r["n_tasks"] for r in results)
+    frame = Frames(task)  # one figure for every picture (as fast as one draw)
     width_a = w.SelectionSlider(options=[str(x) for x in widths], description="width")
     cover = w.SelectionSlider(
         options=[f"{c:g}" for c in coverages], description="coverage"
@@ -233,7 +304,6 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
             _stack(
                 [
                     frame(
-                        task,
                         pick(
                             results,
                             coverage=c,
@@ -256,7 +326,7 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
         [
             _stack(
                 [
-                    frame(task, pick(results, coverage=control, width=x, support=s))
+                    frame(pick(results, coverage=control, width=x, support=s))
                     for x in widths
                 ],
                 width_b,
@@ -265,13 +335,12 @@ def explorer(task: ModularTask, results: Sequence[dict], coverages, widths, cont
         ],
         support,
     )
+    frame.close()
     tabs = w.Tab(
         [
             w.VBox([w.HBox([cover, width_a]), outer]),
             w.VBox([w.HBox([support, width_b]), by_support]),
         ]
     )
-    set_titles(
-        tabs, ("coverage x width", f"three supports at coverage {control:.2f}")
-    )
+    set_titles(tabs, ("coverage x width", f"three supports at coverage {control:.2f}"))
     return mark_explorer(tabs)

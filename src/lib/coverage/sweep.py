@@ -244,6 +244,7 @@ def train_sweep(
     checkpoint: bool = True,
     device: torch.device | str | None = None,
     threads: int | None = 1,
+    committed: bool = False,
 ) -> list[dict]:
     """Train every student and measure it; one result dict per student, in order.
 
@@ -255,9 +256,44 @@ def train_sweep(
     and "model"/"member" to evaluate the student further. `threads`: CPU threads
     for torch meanwhile (these small models gain little from a second thread and
     lose much on a busy machine); None keeps the current setting.
+
+    With `committed=True`, a width whose students, task, seed and config match a
+    run trained ahead of time (`compgen.coverage.committed`) loads its weights
+    instead of training; it is scored afresh all the same. "trained" says which
+    ("live" or "committed"), "history" holds a live group's training record.
     """
     with torch_threads(threads or torch.get_num_threads()):
-        return _train_sweep(task, students, seed, config, batched, checkpoint, device)
+        return _train_sweep(
+            task, students, seed, config, batched, checkpoint, device, committed
+        )
+
+
+def _groups(students: Sequence[Student], batched: bool) -> dict[tuple, list[int]]:
+    """Indices of the students that train together, by width (in first order)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, s in enumerate(students):
+        groups.setdefault((s.width,) if batched else (s.width, i), []).append(i)
+    return groups
+
+
+def _group_run(
+    task: ModularTask, teacher: Teacher, members: Sequence[Student], seed: int, config
+):
+    """The splits, the training tasks, the untrained model and get_batch of one
+    group of students of one width."""
+    splits = [
+        split_combinations(task, s.coverage, support=s.support, seed=seed)
+        for s in members
+    ]
+    data = [
+        make_tasks(task, teacher, tr, s.n_tasks, seed=seed + 1)
+        for s, (tr, _) in zip(members, splits, strict=True)
+    ]
+    n_in = task.n_modules + task.dim_x
+    model = BatchedMLP(
+        len(members), n_in, members[0].width, task.dim_y, depth=config.depth, seed=seed
+    )
+    return splits, model, _batches(data, config.batch_size, seed)
 
 
 def _train_sweep(
@@ -268,39 +304,36 @@ def _train_sweep(
     batched: bool,
     checkpoint: bool,
     device: torch.device | str | None,
+    committed: bool = False,
 ) -> list[dict]:
     device = get_device(device) if not isinstance(device, torch.device) else device
     teacher, combos = make_teacher(task, seed=seed), all_combinations(task)
-    groups: dict[tuple, list[int]] = {}
-    for i, s in enumerate(students):
-        groups.setdefault((s.width,) if batched else (s.width, i), []).append(i)
     results: list[dict] = [{} for _ in students]
-    n_in, s_probe = task.n_modules + task.dim_x, config.probe_samples
-    for key, members in groups.items():
-        splits = [
-            split_combinations(
-                task, students[i].coverage, support=students[i].support, seed=seed
+    s_probe = config.probe_samples
+    for key, members in _groups(students, batched).items():
+        group = [students[i] for i in members]
+        splits, model, get_batch = _group_run(task, teacher, group, seed, config)
+        saved = None
+        if committed and batched:
+            from .committed import load_committed
+
+            saved = load_committed(task, group, seed=seed, config=config)
+        if saved is not None:
+            model.load_state_dict(saved)
+            model.to(device)
+            history, trained = None, "committed"
+        else:
+            run = {"task": task, "students": group, "seed": seed, "config": config}
+            history = train(
+                model,
+                get_batch,
+                loss_fn=_loss,
+                config=config.train,
+                device=device,
+                desc=f"width {key[0]} ({len(members)} students)",
+                checkpoint=checkpoint_path("coverage", run) if checkpoint else None,
             )
-            for i in members
-        ]
-        data = [
-            make_tasks(task, teacher, tr, students[i].n_tasks, seed=seed + 1)
-            for i, (tr, _) in zip(members, splits, strict=True)
-        ]
-        model = BatchedMLP(
-            len(members), n_in, key[0], task.dim_y, depth=config.depth, seed=seed
-        )
-        run = {"task": task, "students": [students[i] for i in members], "seed": seed}
-        run["config"] = config
-        train(
-            model,
-            _batches(data, config.batch_size, seed),
-            loss_fn=_loss,
-            config=config.train,
-            device=device,
-            desc=f"width {key[0]} ({len(members)} students)",
-            checkpoint=checkpoint_path("coverage", run) if checkpoint else None,
-        )
+            trained = "live"
         model.eval()
         for g, (i, (tr, held)) in enumerate(zip(members, splits, strict=True)):
             fit = every_combination(
@@ -333,6 +366,8 @@ def _train_sweep(
                 "held": held,
                 "model": model,
                 "member": g,
+                "trained": trained,
+                "history": history,
             }
     return results
 
