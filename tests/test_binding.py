@@ -16,6 +16,15 @@ from compgen.core import torch_threads
 WORLD = scenes.World()
 SMALL = scenes.World(n_colors=2, n_shapes=2, grid=2)
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These networks are small: a second thread gains nothing, and beside other
+    work on two cores it made this file's training tests 20 times slower."""
+    with torch_threads(1):
+        yield
+
+
 # ---------------------------------------------------------------- scenes
 
 
