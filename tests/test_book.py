@@ -200,8 +200,8 @@ def test_chapters_execute_side_by_side_afresh_and_are_timed(tmp_path):
     assert ch["seconds"] >= 4 and reads["seconds"] >= 4
     assert abs(ch["start_s"] - reads["start_s"]) < 2  # both started at once
     assert timings["wall_s"] > 0 and timings["chapters_sum_s"] > 0
-    index, seconds, line = ch["slowest_cells"][0]  # the sleeping cell, named
-    assert line == "import time" and 3.9 <= seconds < ch["seconds"]
+    slept = [c for c in ch["slowest_cells"] if c[2] == "import time"]  # named
+    assert len(slept) == 1 and 3.9 <= slept[0][1] < ch["seconds"], ch
     # the library changed: the next build executes again, nothing stale is read
     (book / "chapters" / "value.txt").write_text("second")
     done = build_book(book, capture=True, jobs=2)
