@@ -9,26 +9,17 @@ not load. On chapter pages, every explorer (`compgen-explorer`) has its control
 moved and must show something else afterwards. A screenshot of each page goes
 to _build/browser/ for review.
 
-The pages are visited once, side by side (one per core, at least two: much of a
-visit is waiting), by the module's `visits` fixture, which records what each test
-asserts on; each test then asserts on its own page's record, so a failing page
-is named by its test. A chapter page is opened once for both of its tests: it is
-checked as it loads, then its explorers are moved.
-
 Needs Chromium (`apt-get install chromium`) and the playwright package; without
 them the tests skip, except under CI (CI=true), where they fail.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import http.server
 import os
 import shutil
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -50,7 +41,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-EXPLORER_WAIT_S = 5.0  # how long a moved explorer may take to show something else
 
 pytestmark = pytest.mark.browser
 
@@ -68,31 +58,9 @@ def _missing(what: str):
     pytest.skip(f"{what}; install it to run the browser tests")
 
 
-def _pages_at_once() -> int:
-    """Pages open at a time: one per core this process may use, at least two."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(2, cores)
-
-
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Chromium's executable, once the playwright package is known to be there."""
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        _missing("the playwright package is not installed")
-    executable = _chromium()
-    if executable is None:
-        _missing("no Chromium found (COMPGEN_CHROMIUM, chromium)")
-    return executable
 
 
 @pytest.fixture(scope="module")
@@ -109,190 +77,75 @@ def site(built_book):
     server.server_close()
 
 
-@dataclass
-class Rendered:
-    """What test_page_renders_offline_without_errors asserts on, as loaded."""
-
-    external: list[str]
-    errors: list[str]
-    views: int
-    rendered: int
-    text: str = field(repr=False)
-    tracebacks: int
-    math: int
-    typeset: int
-    math_errors: int
-    broken: list[str]
-    images: int = 0  # chapters only, from here on
-    badges: int = 0
-    badge_href: str | None = None
-    badge_image: bool = False
-    launch: int = 0
-
-
-@dataclass
-class Explored:
-    """What test_every_chapter_explorer_works_without_a_kernel asserts on."""
-
-    explorers: int
-    # per explorer moved: what was done (None: it had no control) and whether
-    # its view changed
-    moves: list[tuple[str | None, bool]]
-    errors: list[str]  # every JavaScript error of the visit, exploring included
-
-
-@dataclass
-class Visit:
-    """One page opened offline: what it logged and asked for, and each test's record."""
-
-    path: str
-    errors: list[str] = field(default_factory=list)
-    external: list[str] = field(default_factory=list)
-    render: Rendered | None = None
-    explore: Explored | None = None
-    failed: dict[str, str] = field(default_factory=dict)  # test -> what went wrong
-    # requests under way (Playwright's own "networkidle" sometimes never comes
-    # with pages side by side, so the visit keeps count): {request: url}, and
-    # when the last one began or ended
-    open_requests: dict[object, str] = field(default_factory=dict, repr=False)
-    network_since: float = field(default_factory=time.monotonic, repr=False)
-
-    def request_began(self, request) -> None:
-        self.open_requests[request] = request.url
-        self.network_since = time.monotonic()
-
-    def request_ended(self, request) -> None:
-        self.open_requests.pop(request, None)
-        self.network_since = time.monotonic()
-
-    async def network_idle(self, timeout_s: float = 60.0) -> None:
-        """Wait until no request has been under way for 0.5 s ("networkidle")."""
-        deadline = time.monotonic() + timeout_s
-        while self.open_requests or time.monotonic() - self.network_since < 0.5:
-            if time.monotonic() > deadline:
-                still = list(self.open_requests.values())[:5]
-                raise TimeoutError(f"requests still open after {timeout_s} s: {still}")
-            await asyncio.sleep(0.05)
-
-
-# the record of the page each test reads
-TESTS = {
-    "test_page_renders_offline_without_errors": "render",
-    "test_every_chapter_explorer_works_without_a_kernel": "explore",
-}
-
-
-def _wanted(session) -> dict[str, set[str]]:
-    """{page: the records its selected tests read}, chapters (the longest) first."""
-    wanted: dict[str, set[str]] = {}
-    for item in session.items:
-        record = TESTS.get(getattr(item, "originalname", ""))
-        callspec = getattr(item, "callspec", None)
-        module = getattr(getattr(item, "module", None), "__name__", None)
-        if record and callspec and module == __name__:
-            wanted.setdefault(callspec.params["path"], set()).add(record)
-    return dict(sorted(wanted.items(), key=lambda kv: kv[0] not in CHAPTERS))
-
-
 @pytest.fixture(scope="module")
-def visits(request, chromium, site):
-    """Every page the module's selected tests read, visited side by side, once;
-    returns the record of one page for one test (failing it if the visit did)."""
-    records = asyncio.run(_visit_all(chromium, site, _wanted(request.session)))
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed")
+    executable = _chromium()
+    if executable is None:
+        _missing("no Chromium found (COMPGEN_CHROMIUM, chromium)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
 
-    def record(path: str, test: str):
-        visit = records[path]
-        if test in visit.failed:
-            pytest.fail(f"{path}: {visit.failed[test]}", pytrace=False)
-        return getattr(visit, test)
 
-    return record
+class PageVisit:
+    """One page opened offline, with what it logged and asked for."""
 
-
-async def _visit_all(executable: str, site: str, wanted: dict[str, set[str]]):
-    from playwright.async_api import async_playwright
-
-    at_once = asyncio.Semaphore(_pages_at_once())
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=executable, args=CHROMIUM_FLAGS
+    def __init__(self, browser, site: str, path: str):
+        self.errors: list[str] = []
+        self.external: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = page = self.context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.route("**/*", functools.partial(self._route, site))
+        page.goto(site + path, wait_until="load", timeout=60_000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        # MathJax typesets after load; wait for it where the page has it
+        page.evaluate(
+            "() => (window.MathJax && MathJax.startup && MathJax.startup.promise)"
+            " ? MathJax.startup.promise.then(() => true) : true"
         )
 
-        async def one(path: str, tests: set[str]) -> Visit:
-            async with at_once:
-                return await _visit(browser, site, path, tests)
-
-        try:
-            done = await asyncio.gather(*(one(p, t) for p, t in wanted.items()))
-        finally:
-            await browser.close()
-    return {v.path: v for v in done}
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:3000]
-
-
-async def _visit(browser, site: str, path: str, tests: set[str]) -> Visit:
-    visit = Visit(path)
-
-    def console(message):
+    def _console(self, message):
         if message.type == "error":
-            visit.errors.append(f"console: {message.text}")
+            self.errors.append(f"console: {message.text}")
 
-    async def route(route):
+    def _route(self, site, route):
         url = route.request.url
         if url.startswith(site) or url.startswith(("data:", "blob:")):
-            await route.continue_()
+            route.continue_()
         else:
-            visit.external.append(url)
-            await route.abort()
+            self.external.append(url)
+            route.abort()
 
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = await context.new_page()
-        page.on("console", console)
-        page.on("pageerror", lambda e: visit.errors.append(f"uncaught: {e}"))
-        page.on("request", visit.request_began)
-        page.on("requestfinished", visit.request_ended)
-        page.on("requestfailed", visit.request_ended)
-        await page.route("**/*", route)
-        try:
-            await _open(visit, page, site + path + ".html")
-            if "render" not in tests:
-                await _wait_for_widgets(page)
-        except Exception as e:
-            visit.failed = {test: f"opening the page: {_describe(e)}" for test in tests}
-            return visit
-        # render first: it checks the page as loaded, before explorers are moved
-        for test, check in (("render", _render), ("explore", _explore)):
-            if test in tests:
-                try:
-                    setattr(visit, test, await check(visit, page))
-                except Exception as e:
-                    visit.failed[test] = _describe(e)
-    finally:
-        await context.close()
-    return visit
+    def count(self, selector: str) -> int:
+        return self.page.locator(selector).count()
+
+    def close(self):
+        self.context.close()
 
 
-async def _open(visit: Visit, page, url: str) -> None:
-    await page.goto(url, wait_until="load", timeout=60_000)
-    await visit.network_idle(60.0)
-    # MathJax typesets after load; wait for it where the page has it
-    await page.evaluate(
-        "() => (window.MathJax && MathJax.startup && MathJax.startup.promise)"
-        " ? MathJax.startup.promise.then(() => true) : true"
-    )
+@pytest.fixture
+def visit(browser, site):
+    opened = []
+
+    def open_page(path: str) -> PageVisit:
+        opened.append(PageVisit(browser, site, path))
+        return opened[-1]
+
+    yield open_page
+    for v in opened:
+        v.close()
 
 
-async def _count(page, selector: str) -> int:
-    return await page.locator(selector).count()
-
-
-async def _wait_for_widgets(page) -> tuple[int, int]:
+def _wait_for_widgets(v: PageVisit) -> tuple[int, int]:
     """Wait (up to 30 s) until every widget view is rendered; (views, rendered)."""
-    views = await _count(page, WIDGET_VIEW)
+    views = v.count(WIDGET_VIEW)
     if views:
         rendered_js = (
             'n => [...document.querySelectorAll("'
@@ -301,10 +154,10 @@ async def _wait_for_widgets(page) -> tuple[int, int]:
             ".length >= n"
         )
         try:
-            await page.wait_for_function(rendered_js, arg=views, timeout=30_000)
+            v.page.wait_for_function(rendered_js, arg=views, timeout=30_000)
         except Exception:
             pass
-    rendered = await page.evaluate(
+    rendered = v.page.evaluate(
         "sel => [...document.querySelectorAll(sel)]"
         ".filter(s => s.parentElement.querySelector('.jupyter-widgets')).length",
         WIDGET_VIEW,
@@ -312,134 +165,84 @@ async def _wait_for_widgets(page) -> tuple[int, int]:
     return views, rendered
 
 
-async def _render(visit: Visit, page) -> Rendered:
-    path = visit.path
-    views, rendered = await _wait_for_widgets(page)
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_offline_without_errors(path, visit):
+    v = visit(path + ".html")
+    views, rendered = _wait_for_widgets(v)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(
+    v.page.screenshot(
         path=str(SHOTS / (path.replace("/", "__") + ".png")), full_page=True
     )
-    record = Rendered(
-        external=list(visit.external),
-        errors=list(visit.errors),
-        views=views,
-        rendered=rendered,
-        text=await page.inner_text("main"),
-        tracebacks=await _count(
-            page, ".cell_output .traceback, .cell_output .output.error"
-        ),
-        math=await _count(page, ".math"),
-        typeset=await page.evaluate(
-            "() => [...document.querySelectorAll('.math')]"
-            ".filter(m => m.querySelector('mjx-container')).length"
-        ),
-        math_errors=await _count(page, "mjx-merror"),
-        broken=await page.evaluate(
-            "() => [...document.querySelectorAll('main img')]"
-            ".filter(i => !(i.complete && i.naturalWidth > 0))"
-            ".map(i => (i.getAttribute('src') || '').slice(0, 80))"
-        ),
-    )
-    if path in CHAPTERS:
-        record.images = await _count(page, "main img")
-        badge = page.locator(".compgen-colab a")
-        record.badges = await badge.count()
-        if record.badges == 1:
-            record.badge_href = await badge.get_attribute("href")
-        record.badge_image = await page.evaluate(
-            "() => { const i = document.querySelector('.compgen-colab img');"
-            " return !!i && i.naturalWidth > 0 }"
-        )
-        want = colab_url(repository(ROOT), path)
-        record.launch = await _count(page, f'.bd-header-article a[href="{want}"]')
-    return record
-
-
-async def _move_control(page, explorer) -> str | None:
-    """Operate the explorer's first control; what was done (None: it has none)."""
-    handle = explorer.locator(".noUi-handle")
-    if await handle.count():
-        await handle.first.focus()
-        await page.keyboard.press("End")
-        return "moved a slider to its end"
-    toggles = explorer.locator(".widget-toggle-button:not(.mod-active)")
-    if await toggles.count():
-        await toggles.first.click()
-        return "clicked a toggle button"
-    select = explorer.locator("select")
-    if await select.count():
-        options = await select.first.locator("option").count()
-        await select.first.select_option(index=options - 1)
-        return "chose the last option of a drop-down"
-    return None
-
-
-async def _changes(page, explorer, before: bytes) -> bool:
-    """Whether the explorer shows something else within EXPLORER_WAIT_S."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + EXPLORER_WAIT_S
-    while True:
-        await page.wait_for_timeout(100)
-        if await explorer.screenshot() != before:
-            return True
-        if loop.time() > deadline:
-            return False
-
-
-async def _explore(visit: Visit, page) -> Explored:
-    explorers = page.locator(".compgen-explorer")
-    moves: list[tuple[str | None, bool]] = []
-    for i in range(await explorers.count()):
-        explorer = explorers.nth(i)
-        await explorer.scroll_into_view_if_needed()
-        before = await explorer.screenshot()
-        done = await _move_control(page, explorer)
-        if done is None:
-            moves.append((None, False))
-            break
-        moves.append((done, await _changes(page, explorer, before)))
-    return Explored(await explorers.count(), moves, list(visit.errors))
-
-
-@pytest.mark.parametrize("path", PAGES)
-def test_page_renders_offline_without_errors(path, visits):
-    v: Rendered = visits(path, "render")
 
     assert not v.external, f"{path}: requests left localhost: {v.external[:5]}"
     assert not v.errors, f"{path}: JavaScript errors: {v.errors[:5]}"
 
-    assert "Traceback (most recent call last)" not in v.text, (
-        f"{path} shows a traceback"
-    )
-    assert v.tracebacks == 0, f"{path} shows {v.tracebacks} error outputs"
+    text = v.page.inner_text("main")
+    assert "Traceback (most recent call last)" not in text, f"{path} shows a traceback"
+    assert v.count(".cell_output .traceback, .cell_output .output.error") == 0
 
-    assert v.typeset == v.math, (
-        f"{path}: {v.math - v.typeset} of {v.math} formulas not rendered"
+    math = v.count(".math")
+    typeset = v.page.evaluate(
+        "() => [...document.querySelectorAll('.math')]"
+        ".filter(m => m.querySelector('mjx-container')).length"
     )
-    assert v.math_errors == 0, f"{path}: MathJax reports a formula error"
+    assert typeset == math, f"{path}: {math - typeset} of {math} formulas not rendered"
+    assert v.count("mjx-merror") == 0, f"{path}: MathJax reports a formula error"
 
-    assert v.rendered == v.views, (
-        f"{path}: {v.views - v.rendered} of {v.views} widgets missing"
+    assert rendered == views, f"{path}: {views - rendered} of {views} widgets missing"
+    assert "Error displaying widget" not in text, f"{path}: a widget failed"
+
+    broken = v.page.evaluate(
+        "() => [...document.querySelectorAll('main img')]"
+        ".filter(i => !(i.complete && i.naturalWidth > 0))"
+        ".map(i => (i.getAttribute('src') || '').slice(0, 80))"
     )
-    assert "Error displaying widget" not in v.text, f"{path}: a widget failed"
-
-    assert not v.broken, f"{path}: images that did not load: {v.broken}"
+    assert not broken, f"{path}: images that did not load: {broken}"
     if path in CHAPTERS:
-        assert v.images > 0, f"{path} has no figure"
+        assert v.count("main img") > 0, f"{path} has no figure"
         # the launch button and the badge open this notebook in Colab
         want = colab_url(repository(ROOT), path)
-        assert v.badges == 1, f"{path} has no Open-in-Colab badge"
-        assert v.badge_href == want
-        assert v.badge_image, f"{path}: the Colab badge image did not load"
-        assert v.launch >= 1, f"{path}: no Colab launch button for {want}"
+        badge = v.page.locator(".compgen-colab a")
+        assert badge.count() == 1, f"{path} has no Open-in-Colab badge"
+        assert badge.get_attribute("href") == want
+        assert v.page.evaluate(
+            "() => document.querySelector('.compgen-colab img').naturalWidth > 0"
+        ), f"{path}: the Colab badge image did not load"
+        launch = v.page.locator(f'.bd-header-article a[href="{want}"]')
+        assert launch.count() >= 1, f"{path}: no Colab launch button for {want}"
+
+
+def _move_control(v: PageVisit, explorer) -> str:
+    """Operate the explorer's first control; returns what was done."""
+    handle = explorer.locator(".noUi-handle")
+    if handle.count():
+        handle.first.focus()
+        v.page.keyboard.press("End")
+        return "moved a slider to its end"
+    toggles = explorer.locator(".widget-toggle-button:not(.mod-active)")
+    if toggles.count():
+        toggles.first.click()
+        return "clicked a toggle button"
+    select = explorer.locator("select")
+    if select.count():
+        options = select.first.locator("option").count()
+        select.first.select_option(index=options - 1)
+        return "chose the last option of a drop-down"
+    raise AssertionError("an explorer without a slider, toggle or drop-down")
 
 
 @pytest.mark.parametrize("path", sorted(CHAPTERS))
-def test_every_chapter_explorer_works_without_a_kernel(path, visits):
-    v: Explored = visits(path, "explore")
-    assert v.explorers >= 1, f"{path} has no explorer that works in the page"
-    for i, (done, changed) in enumerate(v.moves):
-        where = f"{path}, explorer {i + 1}"
-        assert done is not None, f"{where}: no slider, toggle or drop-down"
-        assert changed, f"{where}: {done}, the view stayed"
+def test_every_chapter_explorer_works_without_a_kernel(path, visit):
+    v = visit(path + ".html")
+    _wait_for_widgets(v)
+    explorers = v.page.locator(".compgen-explorer")
+    assert explorers.count() >= 1, f"{path} has no explorer that works in the page"
+    for i in range(explorers.count()):
+        explorer = explorers.nth(i)
+        explorer.scroll_into_view_if_needed()
+        before = explorer.screenshot()
+        done = _move_control(v, explorer)
+        v.page.wait_for_timeout(500)
+        after = explorer.screenshot()
+        assert after != before, f"{path}, explorer {i + 1}: {done}, the view stayed"
     assert not v.errors, f"{path}: JavaScript errors while exploring: {v.errors[:5]}"
