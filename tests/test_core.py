@@ -524,3 +524,18 @@ def test_record_time_counts_training_only_and_goes_on_after_a_resume(tmp_path):
         run(path, [stop_at_step_4])
     resumed = [r["time"] for r in run(path)]
     assert resumed == sorted(resumed), "the clock restarted at zero on the resume"
+
+
+def test_compare_losses_of_histories_and_pairs_by_hand():
+    from compgen.core import compare_losses
+
+    live = [{"step": 10, "loss": 1.0}, {"step": 20, "loss": 0.5}, {"step": 20, "x": 1}]
+    record = [[10, 1.25], [15, 9.0], [20, 0.5], [30, 0.1]]
+    got = compare_losses(live, record)
+    assert got["n_compared"] == 2 and got["diff"] == 0.25
+    assert got["live"] == [(10, 1.0), (20, 0.5)] and got["record"][-1] == (30, 0.1)
+    assert compare_losses(live, record, up_to=20)["record"][-1] == (20, 0.5)
+    only_20 = compare_losses(live, record, every=20)
+    assert only_20["n_compared"] == 1 and only_20["diff"] == 0.0
+    none = compare_losses(live, [[40, 0.0]])
+    assert none["n_compared"] == 0 and none["diff"] != none["diff"]  # nan

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from compgen import scan
+from compgen.core import compare_losses
 from compgen.scan import episodes as E
 from compgen.scan import grammar as G
 from compgen.scan.model import EOS, ModelConfig, Seq2Seq
@@ -355,7 +356,7 @@ def test_committed_live_metalearner_scores_and_retraces():
     assert X.committed_live(X.Experiment(live_eval=20), 0) is None
     assert X.committed_live(exp, 1) is None
     _, prefix = X.train_live(exp, seed=0, stop_at=50)  # its first logged loss
-    check = X.compare_losses(prefix, saved["history"])
+    check = compare_losses(prefix, saved["history"])
     assert check["n_compared"] == 1 and check["diff"] <= 0.01
     with pytest.raises(ValueError, match="stop_at must be"):
         X.train_live(X.Experiment(live_steps=3), stop_at=9)

@@ -25,7 +25,6 @@ compares its training loss with the record's.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 import torch
 
 from ..core.seeding import seed_everything
-from ..core.training import TrainConfig
+from ..core.training import TrainConfig, compare_losses
 from .pixels import Baseline, PixelConfig, fit, fit_baselines, make_model
 from .scenes import World
 
@@ -240,14 +239,7 @@ def retrace(
         widths = tuple(record["widths"])
         _, history = fit_baselines(widths, seed=seed, world=world, config=short)
     every = config.train.log_every  # a step logged in full: a mean of `every` steps
-    live = {r["step"]: r["loss"] for r in history if "loss" in r}
-    saved = {s: v for s, v in record["loss"][kind] if s <= stop_at}
-    common = sorted(s for s in set(live) & set(saved) if s % every == 0)
-    return {
-        "kind": kind,
-        "steps": stop_at,
-        "live": sorted(live.items()),
-        "record": sorted(saved.items()),
-        "diff": max((abs(live[s] - saved[s]) for s in common), default=math.nan),
-        "n_compared": len(common),
-    }
+    compared = compare_losses(
+        history, record["loss"][kind], up_to=stop_at, every=every
+    )
+    return {"kind": kind, "steps": stop_at, **compared}

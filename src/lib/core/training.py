@@ -74,6 +74,35 @@ class History(list):
         return self.series(key)[1][-1]
 
 
+def _losses(run) -> dict[int, float]:
+    """{step: training loss} of a history (records with "step" and "loss") or
+    of [step, loss] pairs."""
+    if isinstance(run, dict):
+        return dict(run)
+    rows = list(run)
+    if rows and isinstance(rows[0], dict):
+        return {r["step"]: r["loss"] for r in rows if "loss" in r}
+    return {int(s): v for s, v in rows}
+
+
+def compare_losses(live, record, *, up_to: int | None = None, every=None) -> dict:
+    """How closely a run retrained live retraces a recorded one: the largest
+    gap between their training losses at the steps both logged, and how many
+    steps that was (diff is nan when none). `live`, `record`: histories or
+    [step, loss] pairs; `up_to`: the record's steps beyond it are left out;
+    `every`: only steps that are multiples of it are compared."""
+    a, b = _losses(live), _losses(record)
+    if up_to is not None:
+        b = {s: v for s, v in b.items() if s <= up_to}
+    common = sorted(s for s in set(a) & set(b) if every is None or s % every == 0)
+    return {
+        "live": sorted(a.items()),
+        "record": sorted(b.items()),
+        "diff": max((abs(a[s] - b[s]) for s in common), default=math.nan),
+        "n_compared": len(common),
+    }
+
+
 def to_device(batch: Batch, device: torch.device) -> Batch:
     """Move every tensor inside a (nested) tuple/list/dict batch to `device`."""
     if isinstance(batch, torch.Tensor):

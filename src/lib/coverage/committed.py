@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from ..core.device import get_device, torch_threads
-from ..core.training import train
+from ..core.training import compare_losses, train
 from .sweep import BatchedMLP, Student, SweepConfig, _group_run, _loss, train_sweep
 from .task import ModularTask, make_teacher
 
@@ -245,17 +245,8 @@ def retrace(
             model, get_batch, loss_fn=_loss, config=short, device=device,
             desc=f"retrace width {students[0].width}",
         )  # fmt: skip
-    live = {r["step"]: r["loss"] for r in history if "loss" in r}
-    recorded = {s: v for s, v in entry["loss"] if s <= stop_at}
-    common = sorted(set(live) & set(recorded))
-    return {
-        "width": students[0].width,
-        "steps": stop_at,
-        "live": sorted(live.items()),
-        "record": sorted(recorded.items()),
-        "diff": max((abs(live[s] - recorded[s]) for s in common), default=math.nan),
-        "n_compared": len(common),
-    }
+    compared = compare_losses(history, entry["loss"], up_to=stop_at)
+    return {"width": students[0].width, "steps": stop_at, **compared}
 
 
 def score_diff(

@@ -20,7 +20,6 @@ Any other setup or seed trains live, as before.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 from ..core.device import torch_threads
-from ..core.training import History
+from ..core.training import History, compare_losses
 from ..core.transformer import Transformer
 from .training import (
     Setup,
@@ -189,14 +188,9 @@ def retrace_main(result: dict, *, stop_at: int = 200) -> dict:
     if not 1 <= stop_at <= setup.steps:
         raise ValueError(f"stop_at must be in [1, {setup.steps}], got {stop_at}")
     short = train_model(replace(setup, steps=stop_at), seed=result["seed"], score=False)
-    live = {r["step"]: r["loss"] for r in short["history"] if "loss" in r}
-    record = {r["step"]: r["loss"] for r in result["history"] if "loss" in r}
-    common = sorted(s for s in set(live) & set(record) if s <= stop_at)
-    return {
-        "steps": stop_at,
-        "n_compared": len(common),
-        "diff": max((abs(live[s] - record[s]) for s in common), default=math.nan),
-    }
+    compared = compare_losses(short["history"], result["history"], up_to=stop_at)
+    return {"steps": stop_at, "n_compared": compared["n_compared"],
+            "diff": compared["diff"]}  # fmt: skip
 
 
 __all__ = [

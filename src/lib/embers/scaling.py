@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..core.device import torch_threads
+from ..core.training import compare_losses
 from ..core.transformer import Transformer
 from .cipher import decode_row
 from .training import Setup, exact_match, test_plaintexts, train_model
@@ -180,17 +181,8 @@ def retrace(
         raise ValueError(f"no run {key} in the record {RECORD}")
     short = replace(width_setup(width, setup), steps=stop_at)
     result = train_model(short, seed=seed, score=False)
-    live = {r["step"]: r["loss"] for r in result["history"] if "loss" in r}
-    record = {s: v for s, v in entry["loss"] if s <= stop_at}
-    common = sorted(set(live) & set(record))
-    return {
-        "width": width,
-        "steps": stop_at,
-        "live": sorted(live.items()),
-        "record": sorted(record.items()),
-        "diff": max((abs(live[s] - record[s]) for s in common), default=math.nan),
-        "n_compared": len(common),
-    }
+    compared = compare_losses(result["history"], entry["loss"], up_to=stop_at)
+    return {"width": width, "steps": stop_at, **compared}
 
 
 def scaling_inputs(result: dict, *, retrace_steps: int = 300) -> dict:

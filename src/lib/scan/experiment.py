@@ -12,12 +12,12 @@ trains live.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from ..claims import Claim, Headline
+from ..core.training import compare_losses
 from ..exercises import CodeExercise, MultipleChoice, PredictThenRun
 from .grammar import MEANING, interpret, split
 from .reference import load_reference, read_record, reference_path
@@ -143,18 +143,6 @@ def committed_live(exp: Experiment, seed: int = 0):
     return (model, saved) if saved["run"] == asdict(live_config(exp)) else None
 
 
-def compare_losses(live: list, record: list) -> dict:
-    """The largest gap between two histories' training losses at the steps
-    both logged, and how many steps that was."""
-    a = {r["step"]: r["loss"] for r in live if "loss" in r}
-    b = {r["step"]: r["loss"] for r in record if "loss" in r}
-    common = sorted(set(a) & set(b))
-    return {
-        "diff": max((abs(a[s] - b[s]) for s in common), default=math.nan),
-        "n_compared": len(common),
-    }
-
-
 def live_run(exp: Experiment, *, seed: int = 0) -> dict:
     """The live metalearner scored on `live_test(exp)`: the committed run when
     one matches (its first `LIVE_RETRACE` steps retrained and compared with its
@@ -169,7 +157,8 @@ def live_run(exp: Experiment, *, seed: int = 0) -> dict:
         hist = saved["history"]
         steps = min(LIVE_RETRACE, exp.live_steps)
         _, prefix = train_live(exp, seed=seed, stop_at=steps)
-        retraced = {"steps": steps, **compare_losses(prefix, hist)}
+        check = compare_losses(prefix, hist)
+        retraced = {k: check[k] for k in ("diff", "n_compared")} | {"steps": steps}
     return {
         "model": model,
         "history": hist,

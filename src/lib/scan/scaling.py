@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..core.training import compare_losses
 from .grammar import split
 from .reference import load_reference, read_record
 from .training import (
@@ -107,17 +108,7 @@ def retrace(width: int = LIVE_WIDTH, *, stop_at: int = 300, seed: int = 0) -> di
     cfg = replace(width_config(width), stop_at=stop_at)
     model, hist = train_baseline(SPLIT, cfg, seed=seed)
     _, saved = load_reference(width_kind(width), SPLIT, seed)
-    record = {r["step"]: r["loss"] for r in saved["history"] if "loss" in r}
-    live = {r["step"]: r["loss"] for r in hist if "loss" in r}
-    common = sorted(set(record) & set(live))
-    return {
-        "model": model,
-        "steps": stop_at,
-        "live": sorted(live.items()),
-        "record": sorted(record.items()),
-        "diff": max((abs(live[s] - record[s]) for s in common), default=math.nan),
-        "n_compared": len(common),
-    }
+    return {"model": model, "steps": stop_at, **compare_losses(hist, saved["history"])}
 
 
 def scaling_values(stats: dict, scored: dict, live: dict, meta: dict) -> dict:
