@@ -360,3 +360,16 @@ def test_committed_live_metalearner_scores_and_retraces():
     assert check["n_compared"] == 1 and check["diff"] <= 0.01
     with pytest.raises(ValueError, match="stop_at must be"):
         X.train_live(X.Experiment(live_steps=3), stop_at=9)
+
+
+def test_live_text_says_where_the_live_run_came_from():
+    from compgen.scan.experiment import live_text
+
+    values = {"live_committed": True, "live_train_cpu_seconds": 58.8,
+              "live_retrace_steps": 100, "live_retrace_compared": 2,
+              "live_retrace_diff": 0.0}  # fmt: skip
+    source, check = live_text(values)
+    assert "trained ahead" in source and "59 seconds" in source
+    assert "first 100 steps" in check and "2 steps" in check
+    source, check = live_text({**values, "live_committed": False})
+    assert "just now" in source and "retrained" not in check

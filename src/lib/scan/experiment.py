@@ -201,6 +201,30 @@ def seed_stats(record: dict | None = None) -> dict:
     return out
 
 
+def live_text(values: dict) -> tuple[str, str]:
+    """Where the live metalearner came from, and how it was checked: the ends
+    of two sentences of the page, from `summary_values`' numbers."""
+    if not values["live_committed"]:
+        return "was trained just now, as the page was built", (
+            "Its training curves are below."
+        )
+    source = (
+        "was trained ahead of time, with exactly the settings above, by `python -m "
+        f"compgen.scan live` ({values['live_train_cpu_seconds']:.0f} seconds of one "
+        "CPU core, most of this page's budget), and is scored here from its saved "
+        "weights"
+    )
+    check = (
+        "To check that the saved run comes from this code, its first "
+        f"{values['live_retrace_steps']} steps were retrained here: at the "
+        f"{values['live_retrace_compared']} steps where both logged it, the "
+        f"training loss matches the saved run's within "
+        f"{values['live_retrace_diff']:.1e}. Change SEED, LIVE_STEPS or LIVE_EVAL "
+        "and it trains here instead."
+    )
+    return source, check
+
+
 def summary_values(result: dict) -> dict:
     """The numbers the chapter glues and the claims read."""
     acc = result["acc"]
@@ -220,6 +244,9 @@ def summary_values(result: dict) -> dict:
     out["live_retrace_diff"] = (
         retraced["diff"] if retraced and retraced["n_compared"] else 0.0
     )
+    entry = read_record().get(f"{LIVE_KIND}/addprim_jump/{result['seed']}", {})
+    out["live_train_cpu_seconds"] = entry.get("train_cpu_seconds", 0.0)
+    out["live_source"], out["live_check"] = live_text(out)
     for kind in ("baseline", "meta"):
         model = result["models"][kind, "addprim_jump"]
         out[f"n_weights_{kind}"] = sum(p.numel() for p in model.parameters())
