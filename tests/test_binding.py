@@ -431,3 +431,11 @@ def test_composer_data_lists_the_swapped_scene_as_the_only_look_alike():
     assert all(len(a) == 2 for a in row["answers"].values())
     html = widget.scene_composer(readers).data
     assert "DATA" not in html and "UID" not in html and "<script>" in html
+
+
+def test_source_text_names_the_command_only_when_trained_ahead():
+    from compgen.binding import ahead
+
+    assert ahead.COMMAND in ahead.source_text(True)
+    assert "just now" in ahead.source_text(False)
+    assert ahead.COMMAND not in ahead.source_text(False)

@@ -209,6 +209,21 @@ def pixel_models(
     return cnns, slot_model, False
 
 
+def source_text(trained_ahead: bool) -> str:
+    """Where the page's pixel models came from, as the end of its sentence."""
+    if not trained_ahead:
+        return (
+            "were trained just now, as the page was built (the committed ones are "
+            "for the book's settings and seed 0)"
+        )
+    return (
+        f"were trained ahead of time, by `{COMMAND}` with exactly these settings "
+        "and this seed, and ship with the library (the CNNs' weights in half "
+        "precision, the slot model's in single); every score on this page is "
+        "computed from those weights as the page is built"
+    )
+
+
 def retrace(
     kind: str = "slots", *, stop_at: int = 300, seed: int = 0, runs: Path = RUNS
 ) -> dict:
